@@ -342,14 +342,14 @@ def _scientific3(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Computes ``m`` in 100..999 and ``d`` with a ~= m * 10**(d - 2), rounding the exact binary value half-to-even as C's
     printf does. The float estimate is exact except within ~1e-9 of a rounding tie; those rare elements are formatted
-    with Python's ``%`` to be exact. Zero gives (0, 0).
+    with Python's formatting to be exact. Zero (and |a| < 1e-150) gives (0, 0).
 
     Returns:
         `(mantissa, exponent)`: int64 arrays shaped like `a`.
     """
     m = np.zeros(a.shape, dtype=np.int64)
     d = np.zeros(a.shape, dtype=np.int64)
-    nz = a > 0
+    nz = a >= 1e-150  # anything smaller is written as zero by every encoding that uses this (E < -100)
     if not nz.any():
         return m, d
     v = a[nz]

@@ -27,6 +27,7 @@ __all__ = [
     "MatrixTokenizer",
     "TASK_TOKENS",
     "SPECIAL_TOKENS",
+    "STANDARD_TOKENIZERS",
     "DecodedMatrices",
     "default_vocabulary",
     "lawt_vocabulary",
@@ -38,6 +39,15 @@ SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<unk>")
 TASK_TOKENS = ("T", "A", "D", "M", "E", "F", "I", "S", "U", "Y")
 """Task tokens for co-training (PAPER.md section 5: T transpose, A add, D matrix-vector, M matrix product,
 E eigenvalues, F eigenvectors, I inversion; ours: S singular values, U SVD, Y symmetric inversion)."""
+
+STANDARD_TOKENIZERS = {
+    "p10": ("P10", "P10"),
+    "p1000": ("P1000", "P1000"),
+    "b1999": ("B1999", "B1999"),
+    "fp15": ("FP15", "FP15"),
+    "fp15-p1000": ("FP15", "P1000"),
+}
+"""The setups saved in ``tokenizer_files/``: folder name -> (input encoding, output encoding)."""
 
 _LAWT_SPECIAL = ("<s>", "</s>", "<pad>", "(", ")", *(f"<SPECIAL_{i}>" for i in range(10)), *"TADMEFI")
 _LAWT_COMMON = ("+", "-", "10^", ".", "|")
