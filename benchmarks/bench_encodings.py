@@ -18,11 +18,11 @@ from linalg_transformers.encodings import get_encoding
 from linalg_transformers.tokenization_matrix import MatrixTokenizer
 
 
-def best_of(fn, repeats: int = 3) -> float:
+def best_of(fn, *args, repeats: int = 3, **kwargs) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        fn(*args, **kwargs)
         times.append(time.perf_counter() - start)
     return min(times)
 
@@ -35,20 +35,22 @@ def main() -> None:
     x = np.random.default_rng(0).uniform(-10, 10, (args.batch, args.dim, args.dim))
     n = x.size
     print(f"{args.batch:,} matrices of {args.dim}x{args.dim} ({n:,} numbers), best of 3\n")
-    print("| encoding | encode (numbers/s) | decode (numbers/s) | tokenizer encode (matrices/s) | tokenizer decode (matrices/s) |")
+    print(
+        "| encoding | encode (numbers/s) | decode (numbers/s) "
+        "| tokenizer encode (matrices/s) | tokenizer decode (matrices/s) |"
+    )
     print("|---|---:|---:|---:|---:|")
     for name in ["P10", "P1000", "B1999", "FP15"]:
         enc = get_encoding(name)
         encoded = enc.encode_batch(x)
-        t_enc = best_of(lambda: enc.encode_batch(x))
-        t_dec = best_of(lambda: enc.decode_batch(encoded.symbols, encoded.lengths))
+        t_enc = best_of(enc.encode_batch, x)
+        t_dec = best_of(enc.decode_batch, encoded.symbols, encoded.lengths)
         tok = MatrixTokenizer(input_encoding=name, output_encoding=name)
         ids, _ = tok.encode_matrices(x, side="output")
-        t_tenc = best_of(lambda: tok.encode_matrices(x, side="output"))
-        t_tdec = best_of(lambda: tok.decode_matrices(ids))
-        print(
-            f"| {name} | {n / t_enc:,.0f} | {n / t_dec:,.0f} | {args.batch / t_tenc:,.0f} | {args.batch / t_tdec:,.0f} |"
-        )
+        t_tenc = best_of(tok.encode_matrices, x, side="output")
+        t_tdec = best_of(tok.decode_matrices, ids)
+        cells = [n / t_enc, n / t_dec, args.batch / t_tenc, args.batch / t_tdec]
+        print(f"| {name} | " + " | ".join(f"{c:,.0f}" for c in cells) + " |")
 
 
 if __name__ == "__main__":
