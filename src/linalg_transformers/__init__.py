@@ -1,7 +1,29 @@
-"""linalg-transformers: seq2seq transformers that learn linear algebra on tokenized numbers."""
+"""linalg-transformers: seq2seq transformers that learn linear algebra on tokenized numbers.
 
+Importing the package registers the `matrix_seq2seq` model type with `AutoConfig`, `AutoModel`,
+`AutoModelForSeq2SeqLM` and `AutoTokenizer`.
+"""
+
+from transformers import AutoTokenizer
+
+from ._registration import register_model_classes
+from .configuration_matrix_seq2seq import MatrixSeq2SeqConfig
 from .encodings import available_encodings, get_encoding, register_encoding
+from .modeling_matrix_seq2seq import MatrixSeq2SeqForConditionalGeneration, MatrixSeq2SeqModel
+from .tokenization_matrix import MatrixTokenizer
 
 __version__ = "0.1.0"
 
-__all__ = ["available_encodings", "get_encoding", "register_encoding", "__version__"]
+register_model_classes()
+AutoTokenizer.register(MatrixSeq2SeqConfig, tokenizer_class=MatrixTokenizer, exist_ok=True)
+
+__all__ = [
+    "MatrixSeq2SeqConfig",
+    "MatrixSeq2SeqForConditionalGeneration",
+    "MatrixSeq2SeqModel",
+    "MatrixTokenizer",
+    "available_encodings",
+    "get_encoding",
+    "register_encoding",
+    "__version__",
+]
