@@ -1,0 +1,447 @@
+"""Train a MatrixSeq2Seq model on a linear-algebra problem with the transformers `Seq2SeqTrainer`.
+
+    accelerate launch training/train.py --config training/configs/cpu-transpose.yaml
+    python training/train.py --config training/configs/smoke.yaml --output_dir runs/smoke --max_steps 50
+    accelerate launch --multi_gpu --num_processes 2 training/train.py --config ...   # two processes (gloo on CPU)
+
+Every argument is a field of `MatrixTrainingArguments` (the transformers `Seq2SeqTrainingArguments` plus the problem,
+encodings, model shape and evaluation fields below). A YAML file given with ``--config`` sets defaults; any field can
+be overridden on the command line. The resolved arguments are saved as ``training_args.yaml`` in the output
+directory, next to the checkpoints; the final model and tokenizer are saved in the output directory itself.
+
+Examples are generated on the fly (PAPER.md section 2) by `linalg_transformers.data.ProblemStream`, seeded by (seed,
+rank, chunk). A killed run resumes from its last *complete* checkpoint (marked by a ``.complete`` file written after
+the checkpoint is fully saved), and the example stream continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    HfArgumentParser,
+    Seq2SeqTrainer,
+    Seq2SeqTrainingArguments,
+    TrainerCallback,
+    set_seed,
+)
+
+from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer
+from linalg_transformers.data import MatrixDataCollator, ProblemStream, sequence_lengths, tokenize_examples
+from linalg_transformers.evaluation import TOLERANCES, evaluate_model, format_accuracy_table, round_inputs
+from linalg_transformers.hardware import default_mixed_precision
+from linalg_transformers.problems import get_problem, test_set
+
+logger = logging.getLogger("train")
+COMPLETE_MARKER = ".complete"
+CHECKPOINT_FILES = ("model.safetensors", "optimizer.pt", "scheduler.pt", "trainer_state.json")
+
+
+@dataclass
+class MatrixTrainingArguments(Seq2SeqTrainingArguments):
+    """`Seq2SeqTrainingArguments` plus what defines a linear-algebra experiment (defaults: a small CPU run)."""
+
+    config: str | None = field(default=None, metadata={"help": "YAML file of defaults for any field."})
+    predict_with_generate: bool = field(default=True, metadata={"help": "Evaluate by generating (greedy)."})
+    # ---- the problem (PAPER.md sections 2-5)
+    problem: str = field(default="eigenvalues", metadata={"help": "Problem name, see linalg_transformers.problems."})
+    dim: int = field(default=5, metadata={"help": "Matrix dimension (the smallest, with dim_max)."})
+    dim_max: int | None = field(default=None, metadata={"help": "Largest dimension for mixed sizes."})
+    rectangular: bool = field(default=False, metadata={"help": "Rectangular matrices where the problem allows."})
+    coeff_range: float = field(default=10.0, metadata={"help": "Coefficients in [-A, A] (A = coeff_range)."})
+    coeff_distribution: str = field(default="uniform", metadata={"help": "uniform or gaussian."})
+    eigen_distribution: str | None = field(default=None, metadata={"help": "Symmetric problems: eigenvalue law."})
+    noise: float = field(default=0.0, metadata={"help": "Input noise sigma (PAPER.md section 2)."})
+    cotraining_tasks: str | None = field(default=None, metadata={"help": "Co-training: comma-separated problems."})
+    # ---- encodings (PAPER.md section 1)
+    input_encoding: str = field(default="FP15", metadata={"help": "P10, P1000, B1999 or FP15."})
+    output_encoding: str = field(default="P1000", metadata={"help": "P10, P1000, B1999 or FP15."})
+    # ---- the model (PAPER.md section 6)
+    d_model: int = 256
+    decoder_d_model: int | None = None
+    encoder_layers: int = 4
+    decoder_layers: int = 1
+    encoder_attention_heads: int = 8
+    decoder_attention_heads: int = 8
+    encoder_ffn_dim: int | None = None
+    decoder_ffn_dim: int | None = None
+    position_embedding_type: str = "learned"
+    normalize_before: bool = False
+    encoder_loops: int = 1
+    decoder_loops: int = 1
+    tie_encoder_decoder_embeddings: bool = False
+    max_position_embeddings: int | None = field(default=None, metadata={"help": "Default: the longest sequence."})
+    init_from: str | None = field(default=None, metadata={"help": "Start from a trained model (few-shot)."})
+    # ---- data and evaluation
+    chunk_size: int = field(default=4096, metadata={"help": "Examples generated per vectorized call."})
+    eval_size: int = field(default=1000, metadata={"help": "Test-set examples scored at each evaluation."})
+    final_eval_size: int = field(default=10_000, metadata={"help": "Test-set examples scored at the end."})
+    test_seed: int | None = field(default=None, metadata={"help": "Seed of the fixed test set (default: standard)."})
+    extra_test_distributions: str | None = field(
+        default=None, metadata={"help": "Comma-separated eigenvalue distributions also evaluated at the end."}
+    )
+    resume: bool = field(default=True, metadata={"help": "Resume from the last complete checkpoint in output_dir."})
+    mixed_precision: str = field(default="auto", metadata={"help": "auto, bf16, fp16 or no (auto: see hardware.py)."})
+
+    def __post_init__(self) -> None:
+        if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
+            raise ValueError(f"mixed_precision must be auto, bf16, fp16 or no; got {self.mixed_precision!r}")
+        precision = default_mixed_precision() if self.mixed_precision == "auto" else self.mixed_precision
+        self.bf16, self.fp16 = precision == "bf16", precision == "fp16"
+        if self.output_dir is None:
+            raise ValueError("output_dir is required (in the YAML file or as --output_dir)")
+        super().__post_init__()
+
+
+# --------------------------------------------------------------------------------------------------- arguments
+def parse_arguments(argv: list[str] | None = None) -> MatrixTrainingArguments:
+    """YAML defaults (``--config``), then command-line overrides, into one `MatrixTrainingArguments`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = HfArgumentParser(MatrixTrainingArguments)
+    config_path = None
+    if "--config" in argv:
+        config_path = argv[argv.index("--config") + 1]
+    if config_path:
+        with open(config_path) as f:
+            defaults = yaml.safe_load(f) or {}
+        known = {f.name for f in dataclasses.fields(MatrixTrainingArguments)}
+        unknown = sorted(set(defaults) - known)
+        if unknown:
+            raise ValueError(f"{config_path}: unknown fields {unknown}")
+        parser.set_defaults(**defaults)
+        for action in parser._actions:  # a required field given in the YAML is no longer required on the CLI
+            if action.dest in defaults:
+                action.required = False
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    return args
+
+
+def problem_options(args: MatrixTrainingArguments) -> dict[str, Any]:
+    """The problem's options from the arguments (only those the problem accepts)."""
+    opts: dict[str, Any] = {
+        "dim": args.dim if args.dim_max is None else (args.dim, args.dim_max),
+        "coeff_range": args.coeff_range,
+        "coeff_distribution": args.coeff_distribution,
+        "noise": args.noise,
+    }
+    if args.rectangular:
+        opts["rectangular"] = True
+    if args.eigen_distribution is not None:
+        opts["eigen_distribution"] = args.eigen_distribution
+    if args.cotraining_tasks:
+        opts["tasks"] = [t.strip() for t in args.cotraining_tasks.split(",")]
+    return opts
+
+
+# ------------------------------------------------------------------------------------------------- checkpoints
+def complete_checkpoints(output_dir: str | Path) -> list[Path]:
+    """Checkpoints in `output_dir` that were completely written, oldest first."""
+    out = []
+    for path in Path(output_dir).glob("checkpoint-*"):
+        step = path.name.split("-")[-1]
+        if step.isdigit() and (path / COMPLETE_MARKER).exists() and all((path / f).exists() for f in CHECKPOINT_FILES):
+            out.append(path)
+    return sorted(out, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def discard_incomplete_checkpoints(output_dir: str | Path) -> list[Path]:
+    """Remove checkpoint folders that a killed process left half-written; returns them."""
+    complete = set(complete_checkpoints(output_dir))
+    removed = [p for p in Path(output_dir).glob("checkpoint-*") if p.is_dir() and p not in complete]
+    for p in removed:
+        shutil.rmtree(p, ignore_errors=True)
+    return removed
+
+
+class CheckpointMarker(TrainerCallback):
+    """Writes ``.complete`` in a checkpoint once the Trainer has finished saving it (atomic rename)."""
+
+    def on_save(self, args, state, control, **kwargs):  # noqa: D102
+        if state.is_world_process_zero:
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if ckpt.is_dir():
+                tmp = ckpt / (COMPLETE_MARKER + ".tmp")
+                tmp.write_text(json.dumps({"global_step": state.global_step, "time": time.time()}))
+                os.replace(tmp, ckpt / COMPLETE_MARKER)
+
+
+class MetricsLogger(TrainerCallback):
+    """Appends every log entry (with the examples seen) to ``metrics.jsonl`` and prints evaluation tables."""
+
+    def __init__(self, path: Path, examples_per_step: int) -> None:
+        self.path, self.examples_per_step = path, examples_per_step
+        self.start = time.time()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D102
+        if not state.is_world_process_zero or not logs:
+            return
+        entry = {"step": state.global_step, "examples": state.global_step * self.examples_per_step, **logs}
+        entry["wall_time"] = time.time() - self.start
+        with self.path.open("a") as f:
+            f.write(json.dumps(entry) + "\n")
+        acc = {k.removeprefix("eval_"): v for k, v in logs.items() if k.startswith("eval_accuracy@")}
+        if acc:
+            row = {**acc, "well_formed": logs.get("eval_well_formed", math.nan)}
+            print(
+                f"\nstep {state.global_step}, {entry['examples']:,} examples:\n" + format_accuracy_table({"test": row})
+            )
+
+
+# ------------------------------------------------------------------------------------------------------ model
+def build_model(
+    args: MatrixTrainingArguments, tokenizer: MatrixTokenizer, problem: Any
+) -> MatrixSeq2SeqForConditionalGeneration:
+    """A new model sized by the arguments, or the `init_from` model adapted to the problem (few-shot retraining)."""
+    max_in, max_out = sequence_lengths(problem, tokenizer)
+    needed = max(max_in, max_out + 1)
+    metadata = {"name": problem.name, **problem.config_dict(), "input_encoding": tokenizer.input_encoding}
+    metadata["output_encoding"] = tokenizer.output_encoding
+    if args.init_from:
+        model = AutoModelForSeq2SeqLM.from_pretrained(args.init_from)
+        if model.config.vocab_size != tokenizer.vocab_size:
+            raise ValueError(
+                f"--init_from {args.init_from}: its vocabulary ({model.config.vocab_size} tokens) differs from the "
+                f"{tokenizer.input_encoding}->{tokenizer.output_encoding} tokenizer ({tokenizer.vocab_size})"
+            )
+        if model.config.position_embedding_type == "learned" and model.config.max_position_embeddings < needed:
+            model.resize_position_embeddings(needed)
+        model.config.training_problem = metadata
+        return model
+    config = MatrixSeq2SeqConfig(
+        vocab_size=tokenizer.vocab_size,
+        decoder_vocab_size=tokenizer.output_vocab_size,
+        d_model=args.d_model,
+        decoder_d_model=args.decoder_d_model,
+        encoder_layers=args.encoder_layers,
+        decoder_layers=args.decoder_layers,
+        encoder_attention_heads=args.encoder_attention_heads,
+        decoder_attention_heads=args.decoder_attention_heads,
+        encoder_ffn_dim=args.encoder_ffn_dim,
+        decoder_ffn_dim=args.decoder_ffn_dim,
+        position_embedding_type=args.position_embedding_type,
+        normalize_before=args.normalize_before,
+        encoder_loops=args.encoder_loops,
+        decoder_loops=args.decoder_loops,
+        tie_encoder_decoder_embeddings=args.tie_encoder_decoder_embeddings,
+        max_position_embeddings=args.max_position_embeddings or needed,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        decoder_start_token_id=tokenizer.bos_token_id,
+        training_problem=metadata,
+    )
+    return MatrixSeq2SeqForConditionalGeneration(config)
+
+
+# ---------------------------------------------------------------------------------------------------- outputs
+def write_results(output_dir: Path, rows: dict[str, dict[str, float]], info: dict[str, Any]) -> str:
+    """``results.json`` and ``results.md`` (a table a model card can include); returns the Markdown."""
+    table = format_accuracy_table(rows)
+    (output_dir / "results.json").write_text(json.dumps({"test_sets": rows, **info}, indent=2) + "\n")
+    (output_dir / "results.md").write_text(table + "\n")
+    return table
+
+
+def plot_curves(metrics_path: Path, out_path: Path) -> None:
+    """PNG of the training loss and the accuracy at each tolerance against examples seen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    train = [e for e in entries if "loss" in e]
+    evals = [e for e in entries if "eval_accuracy@0.05" in e]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot([e["examples"] for e in train], [e["loss"] for e in train])
+    ax1.set(xlabel="examples seen", ylabel="training loss (per target token)", yscale="log", title="loss")
+    for t in TOLERANCES:
+        ax2.plot(
+            [e["examples"] for e in evals], [100 * e[f"eval_accuracy@{t:g}"] for e in evals], label=f"{100 * t:g}%"
+        )
+    ax2.set(xlabel="examples seen", ylabel="accuracy (%)", ylim=(0, 100), title="test accuracy by tolerance")
+    ax2.legend()
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    """Run one experiment; returns the exit code."""
+    args = parse_arguments(argv)
+    logging.basicConfig(level=logging.INFO if args.process_index == 0 else logging.WARNING, format="%(message)s")
+    set_seed(args.seed)
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    problem = get_problem(args.problem, **problem_options(args))
+    tokenizer = MatrixTokenizer(input_encoding=args.input_encoding, output_encoding=args.output_encoding)
+    model = build_model(args, tokenizer, problem)
+    _, max_label = sequence_lengths(problem, tokenizer)
+    model.generation_config.max_length = max_label + 2  # decoder start + the longest label (EOS included)
+    model.generation_config.num_beams = 1
+
+    # Resume from the last complete checkpoint; the data stream restarts at the chunk where it stopped.
+    resume_from, start_step = None, 0
+    if args.resume:
+        if args.process_index == 0:
+            for p in discard_incomplete_checkpoints(output_dir):
+                logger.warning(f"discarded incomplete checkpoint {p}")
+        done = complete_checkpoints(output_dir)
+        if done:
+            resume_from = str(done[-1])
+            start_step = json.loads((done[-1] / "trainer_state.json").read_text())["global_step"]
+            logger.info(f"resuming from {resume_from} (step {start_step})")
+    per_stream = args.per_device_train_batch_size * args.gradient_accumulation_steps
+    # Batches of an iterable dataset are produced by process 0 and dispatched (accelerate's default), so that
+    # stream supplies the examples of every process.
+    per_stream *= args.world_size
+    examples_per_step = per_stream
+    start_example = start_step * per_stream
+    chunk = args.chunk_size
+    if start_example % chunk:
+        chunk = math.gcd(chunk, per_stream)
+    train_stream = ProblemStream(problem, tokenizer, seed=args.seed, rank=0, chunk_size=chunk)
+    train_stream.start_chunk = start_example // chunk
+    args.ignore_data_skip = True  # the stream itself continues; never replay it
+    args.accelerator_config.dispatch_batches = True
+
+    eval_set = test_set(problem, size=args.eval_size, seed=args.test_seed)
+    eval_tok = tokenize_examples(tokenizer, eval_set)
+    eval_features = [
+        {"input_ids": ids[m.astype(bool)], "labels": lab[lab != -100]}
+        for ids, m, lab in zip(eval_tok["input_ids"], eval_tok["attention_mask"], eval_tok["labels"])
+    ]
+    eval_tasks = getattr(eval_set, "tasks", None)
+    eval_seen = round_inputs(eval_set.inputs, tokenizer.input_encoding)
+
+    def compute_metrics(pred: Any) -> dict[str, float]:
+        decoded = tokenizer.decode_matrices(pred.predictions, with_task=eval_tasks is not None)
+        predictions = decoded.matrices
+        if eval_tasks is not None:
+            predictions = [m if t == want else None for m, t, want in zip(predictions, decoded.tasks, eval_tasks)]
+        return problem.accuracy(eval_seen, predictions, tolerances=TOLERANCES, tasks=eval_tasks)
+
+    if args.process_index == 0:
+        resolved = {k: v for k, v in args.to_dict().items() if not k.startswith("_")}
+        (output_dir / "training_args.yaml").write_text(yaml.safe_dump(resolved, sort_keys=True))
+        logger.info(
+            f"{problem.name}: {args.input_encoding} -> {args.output_encoding}, "
+            f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
+            f"mixed precision: {'bf16' if args.bf16 else 'fp16' if args.fp16 else 'no'}"
+        )
+
+    trainer = Seq2SeqTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_stream,
+        eval_dataset=eval_features,
+        data_collator=MatrixDataCollator(tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+        callbacks=[CheckpointMarker(), MetricsLogger(output_dir / "metrics.jsonl", examples_per_step)],
+    )
+    started = time.time()
+    trainer.train(resume_from_checkpoint=resume_from)
+    train_seconds = time.time() - started
+
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(output_dir))
+        tokenizer.save_pretrained(str(output_dir))
+        trainer.save_state()
+        steps = trainer.state.global_step
+        final_report(args, trainer.model, tokenizer, problem, output_dir, train_seconds, steps, examples_per_step)
+    finish_distributed()
+    return 0
+
+
+def final_report(
+    args: MatrixTrainingArguments,
+    model: Any,
+    tokenizer: MatrixTokenizer,
+    problem: Any,
+    output_dir: Path,
+    train_seconds: float,
+    steps: int,
+    examples_per_step: int,
+) -> None:
+    """Evaluate on the fixed test set (and any extra distributions); write results, the table and the plot."""
+    model.eval()
+    rows: dict[str, dict[str, float]] = {}
+    sets = {"test": problem}
+    for dist in (args.extra_test_distributions or "").split(","):
+        if dist.strip():
+            sets[dist.strip()] = get_problem(args.problem, **{**problem_options(args), "eigen_distribution": dist})
+    autocast = torch.bfloat16 if args.bf16 else None
+    for name, prob in sets.items():
+        data = test_set(prob, size=args.final_eval_size, seed=args.test_seed)
+        result = evaluate_model(
+            model,
+            tokenizer,
+            prob,
+            data.inputs,
+            tasks=getattr(data, "tasks", None),
+            batch_size=args.per_device_eval_batch_size,
+            autocast_dtype=autocast,
+        )
+        rows[name] = result.metrics
+
+    info = {
+        "examples_seen": steps * examples_per_step,
+        "steps": steps,
+        "train_seconds_this_run": round(train_seconds, 1),
+        "test_size": args.final_eval_size,
+        "problem": problem.config_dict(),
+        "encodings": [tokenizer.input_encoding, tokenizer.output_encoding],
+        "hardware": hardware_description(),
+    }
+    table = write_results(output_dir, rows, info)
+    print(f"\nFinal accuracy on the fixed test set ({args.final_eval_size:,} examples):\n{table}")
+    metrics_path = output_dir / "metrics.jsonl"
+    if metrics_path.exists():
+        plot_curves(metrics_path, output_dir / "training_curves.png")
+
+
+def hardware_description() -> str:
+    """CPU model and core count, or the GPU name."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+    name = "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+
+
+def finish_distributed() -> None:
+    """End a multi-process run cleanly: gloo processes can abort at interpreter exit (HF_NOTES section 4)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
