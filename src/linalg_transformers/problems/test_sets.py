@@ -1,0 +1,187 @@
+"""Fixed, seeded test sets, and their export as Hugging Face `datasets` (parquet).
+
+``test_set(problem)`` draws ``size`` examples (10,000 by default, the reference's ``eval_size``) from a stream seeded
+by `seed` (default `DEFAULT_TEST_SEED`) and *separated from every training stream*: its seed sequence carries a spawn
+key, so no training seed of up to four integers (``[run_seed, rank, worker, step]``) reproduces it. Test sets are
+drawn without input noise (``noise`` is a training augmentation, PAPER.md section 2), so a model trained with noise is
+scored on the same set as one trained without.
+
+The same problem, size and seed give the same bytes (`ProblemBatch.fingerprint`) with the same numpy. Inputs drawn
+from the random stream alone (every problem except the eigenvalue distributions other than ``semicircle``) and
+element-wise targets are exact on any machine; targets from LAPACK (eigen, SVD, inverse, products) may differ in the
+last bit between BLAS builds.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from ..encodings import get_encoding
+from .base import BaseProblem, ProblemBatch, _pack, _shape_groups
+from .registry import get_problem
+
+__all__ = [
+    "DEFAULT_TEST_SEED",
+    "TEST_STREAM_KEY",
+    "batch_from_dataset",
+    "round_matrices",
+    "rounding_ceiling",
+    "test_set",
+    "test_set_rng",
+    "to_dataset",
+]
+
+DEFAULT_TEST_SEED = 2022
+"""Seed of the standard test sets (the year of the paper's TMLR version)."""
+
+TEST_STREAM_KEY = 0x7E57
+"""Spawn key that separates test-set streams from training streams."""
+
+
+def test_set_rng(seed: int | None = None) -> np.random.Generator:
+    """The random stream of the test set with `seed` (default `DEFAULT_TEST_SEED`)."""
+    seed = DEFAULT_TEST_SEED if seed is None else seed
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(TEST_STREAM_KEY,)))
+
+
+def test_set(problem: BaseProblem | str | dict[str, Any], size: int = 10_000, seed: int | None = None) -> ProblemBatch:
+    """The fixed test set of a problem: reproducible byte for byte, never overlapping training streams.
+
+    Args:
+        problem: A problem, a name, or a `config_dict()`.
+        size (`int`, *optional*, defaults to 10,000): Number of examples.
+        seed (`int`, *optional*): Defaults to `DEFAULT_TEST_SEED` (2022).
+
+    Returns:
+        `ProblemBatch` (inputs without noise; `tasks` for co-training).
+    """
+    problem = get_problem(problem)
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 0:
+        raise ValueError(f"size must be a non-negative int; got {size!r}")
+    return problem._generate(int(size), test_set_rng(seed), add_noise=False)
+
+
+test_set.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite its name
+
+
+def _token_strings(matrices: np.ndarray | list[np.ndarray], encoding: str) -> list[str]:
+    """Each matrix written as space-separated tokens, batched per shape."""
+    enc = get_encoding(encoding)
+    symbols = np.asarray(enc.symbols, dtype=object)
+    out = [""] * len(matrices)
+    for _, idx, x in _shape_groups(matrices):
+        encoded = enc.encode_batch(x)
+        for j, i in enumerate(idx):
+            out[i] = " ".join(symbols[encoded.symbols[j, : encoded.lengths[j]]])
+    return out
+
+
+def to_dataset(
+    problem: BaseProblem | str | dict[str, Any],
+    encoding: str = "P1000",
+    size: int = 10_000,
+    seed: int | None = None,
+    input_encoding: str | None = None,
+    output_encoding: str | None = None,
+    batch: ProblemBatch | None = None,
+) -> Any:
+    """A test set as a `datasets.Dataset`: numbers and token strings (save with ``.to_parquet(path)``).
+
+    Args:
+        problem: A problem, a name, or a `config_dict()`.
+        encoding (`str`, *optional*, defaults to `"P1000"`): Encoding of both token columns.
+        size (`int`, *optional*, defaults to 10,000): Test-set size.
+        seed (`int`, *optional*): Test-set seed (default `DEFAULT_TEST_SEED`).
+        input_encoding (`str`, *optional*): Encoding of ``input_tokens`` (default: `encoding`).
+        output_encoding (`str`, *optional*): Encoding of ``target_tokens`` (default: `encoding`).
+        batch (`ProblemBatch`, *optional*): Export these examples instead of the test set (`size`, `seed` unused).
+
+    Returns:
+        `datasets.Dataset` with columns ``input`` and ``target`` (lists of rows of float64, exact),
+        ``input_tokens`` and ``target_tokens`` (e.g. ``"V2 V1 + 314 E-2 - 500 E-3"``, without task token) and
+        ``task`` (the task token, or `None`). ``info.description`` holds the problem, seed and encodings as JSON.
+    """
+    import datasets
+
+    problem = get_problem(problem)
+    if batch is None:
+        batch = test_set(problem, size=size, seed=seed)
+    enc_in = get_encoding(input_encoding or encoding).name
+    enc_out = get_encoding(output_encoding or encoding).name
+    n = len(batch)
+    tasks = batch.tasks if batch.tasks is not None else [problem.task_token] * n
+    data = {
+        "input": [np.asarray(m).tolist() for m in batch.inputs],
+        "target": [np.asarray(m).tolist() for m in batch.targets],
+        "input_tokens": _token_strings(batch.inputs, enc_in),
+        "target_tokens": _token_strings(batch.targets, enc_out),
+        "task": tasks,
+    }
+    matrix = datasets.List(datasets.List(datasets.Value("float64")))
+    features = datasets.Features(
+        {
+            "input": matrix,
+            "target": matrix,
+            "input_tokens": datasets.Value("string"),
+            "target_tokens": datasets.Value("string"),
+            "task": datasets.Value("string"),
+        }
+    )
+    description = {
+        "problem": problem.config_dict(),
+        "seed": DEFAULT_TEST_SEED if seed is None else seed,
+        "size": n,
+        "input_encoding": enc_in,
+        "output_encoding": enc_out,
+        "fingerprint": batch.fingerprint(),
+    }
+    info = datasets.DatasetInfo(description=json.dumps(description), features=features)
+    return datasets.Dataset.from_dict(data, features=features, info=info)
+
+
+def batch_from_dataset(dataset: Any, problem: BaseProblem | str | dict[str, Any]) -> ProblemBatch:
+    """The examples of an exported dataset (or its parquet file loaded back) as a `ProblemBatch`.
+
+    Args:
+        dataset: A `datasets.Dataset` made by `to_dataset`.
+        problem: The problem it was made from (tells whether examples carry task tokens).
+    """
+    problem = get_problem(problem)
+    inputs = _pack([np.asarray(m, dtype=np.float64) for m in dataset["input"]])
+    targets = _pack([np.asarray(m, dtype=np.float64) for m in dataset["target"]])
+    tasks = list(dataset["task"]) if problem.uses_task_tokens else None
+    return ProblemBatch(inputs=inputs, targets=targets, tasks=tasks)
+
+
+def round_matrices(matrices: np.ndarray | list[np.ndarray], encoding: str) -> np.ndarray | list[np.ndarray]:
+    """Matrices as an encoding writes them (decoded back), e.g. the inputs a model sees."""
+    enc = get_encoding(encoding)
+    if isinstance(matrices, np.ndarray):
+        return enc.round(matrices)
+    return [enc.round(np.asarray(m)) for m in matrices]
+
+
+def rounding_ceiling(
+    problem: BaseProblem | str | dict[str, Any],
+    input_encoding: str = "FP15",
+    output_encoding: str = "P1000",
+    size: int = 10_000,
+    seed: int | None = None,
+    tolerances: tuple[float, ...] = (0.05, 0.02, 0.01, 0.005),
+) -> dict[str, float]:
+    """The best accuracy a model writing three significant digits can reach on the test set (PAPER.md section 9).
+
+    The exact solution rounded by the output encoding is checked, with the problem's own check, against the input
+    rounded by the input encoding (what the model sees).
+
+    Returns:
+        The accuracy table (`BaseProblem.accuracy`) of those rounded solutions.
+    """
+    problem = get_problem(problem)
+    data = test_set(problem, size=size, seed=seed)
+    seen = round_matrices(data.inputs, input_encoding)
+    answers = round_matrices(data.targets, output_encoding)
+    return problem.accuracy(seen, answers, tolerances=tolerances, tasks=data.tasks)
