@@ -250,6 +250,24 @@ def test_sdpa_and_eager_give_the_same_outputs(variant):
     assert torch.equal(sdpa.generate(**gen), eager.generate(**gen))
 
 
+def test_resize_position_embeddings(tmp_path):
+    model = tiny_model()
+    old_encoder = model.model.encoder.embed_positions.weight.detach().clone()
+    input_ids = torch.randint(3, VOCAB, (2, 80))  # longer than the 64 positions
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model(input_ids=input_ids, labels=torch.full((2, 3), 5))
+    model.resize_position_embeddings(100)
+    assert model.config.max_position_embeddings == 100
+    encoder_table, decoder_table = model.get_position_embeddings()
+    assert encoder_table.weight.shape == (100, 32) and decoder_table.weight.shape == (100, 32)
+    torch.testing.assert_close(encoder_table.weight[:64], old_encoder, atol=0, rtol=0)
+    assert torch.isfinite(model(input_ids=input_ids, labels=torch.full((2, 3), 5)).loss)
+    model.save_pretrained(tmp_path)
+    assert AutoModel.from_pretrained(tmp_path).get_position_embeddings()[1].weight.shape == (100, 32)
+    with pytest.raises(ValueError, match="new_num_position_embeddings"):
+        model.resize_position_embeddings(0)
+
+
 # ---------------------------------------------------------------------------------------------- cache and generate
 @pytest.mark.parametrize("variant", ["default", "looped", "pre_ln_input_query_looped", "small_decoder_vocab_shared"])
 @pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])

@@ -274,10 +274,14 @@ class MatrixSeq2SeqFeedForward(nn.Module):
         self.fc1 = nn.Linear(embed_dim, ffn_dim)
         self.fc2 = nn.Linear(ffn_dim, embed_dim)
         self.activation_fn = ACT2FN[config.activation_function]
+        # ReLU (the paper's) can overwrite fc1's output: its backward needs only its own output, not its input.
+        self.relu = config.activation_function == "relu"
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """`(B, T, D)` -> `(B, T, D)`."""
-        return self.fc2(self.activation_fn(self.fc1(hidden_states)))
+        hidden = self.fc1(hidden_states)
+        hidden = F.relu(hidden, inplace=True) if self.relu else self.activation_fn(hidden)
+        return self.fc2(hidden)
 
 
 # ------------------------------------------------------------------------------------------------------------ layers
@@ -453,7 +457,9 @@ class MatrixSeq2SeqStack(nn.Module):
             positions = self.embed_positions.weight[start : start + length]
         else:
             positions = sinusoidal_positions(start, length, self.embed_dim, inputs_embeds.device)
-        hidden_states = inputs_embeds * self.embed_scale + positions.to(inputs_embeds.dtype)
+        if self.embed_scale != 1.0:
+            inputs_embeds = inputs_embeds * self.embed_scale
+        hidden_states = inputs_embeds + positions.to(inputs_embeds.dtype)
         if self.layernorm_embedding is not None:
             hidden_states = self.layernorm_embedding(hidden_states)
         return _dropout(hidden_states, self.dropout, self.training)
@@ -641,6 +647,36 @@ class MatrixSeq2SeqPreTrainedModel(PreTrainedModel):
             init.normal_(module.weight, mean=0.0, std=self.config.init_std)
             if module.extra_weight is not None:
                 init.normal_(module.extra_weight, mean=0.0, std=self.config.init_std)
+
+    def get_position_embeddings(self) -> tuple[nn.Embedding | None, nn.Embedding | None]:
+        """The encoder's and the decoder's learned position tables (None for sinusoidal positions)."""
+        return self.base_model.encoder.embed_positions, self.base_model.decoder.embed_positions
+
+    @torch.no_grad()
+    def resize_position_embeddings(self, new_num_position_embeddings: int) -> None:
+        """Change `max_position_embeddings`, e.g. to fine-tune on longer sequences (larger matrices).
+
+        Learned tables keep their first rows; new rows are initialized like at creation (normal, `init_std`).
+
+        Args:
+            new_num_position_embeddings (`int`): The new number of positions.
+        """
+        if isinstance(new_num_position_embeddings, bool) or not isinstance(new_num_position_embeddings, int):
+            raise ValueError(f"`new_num_position_embeddings` must be an int, got {new_num_position_embeddings!r}")
+        if new_num_position_embeddings < 1:
+            raise ValueError(f"`new_num_position_embeddings` must be >= 1, got {new_num_position_embeddings}")
+        for stack in (self.base_model.encoder, self.base_model.decoder):
+            stack.max_positions = new_num_position_embeddings
+            old = stack.embed_positions
+            if old is None:
+                continue
+            new = nn.Embedding(new_num_position_embeddings, old.embedding_dim, device=old.weight.device)
+            new.to(old.weight.dtype)
+            nn.init.normal_(new.weight, mean=0.0, std=self.config.init_std)
+            kept = min(new_num_position_embeddings, old.num_embeddings)
+            new.weight[:kept] = old.weight[:kept]
+            stack.embed_positions = new
+        self.config.max_position_embeddings = new_num_position_embeddings
 
     def get_expanded_tied_weights_keys(self, all_submodels: bool = False) -> dict[str, str]:
         """The `{target: source}` ties of this model, as set from the config in `__init__`.
