@@ -27,3 +27,9 @@ __all__ = [
     "register_encoding",
     "__version__",
 ]
+
+# Problems, fixed test sets and the matrix_accuracy metric (tracker issue 3).
+from .metrics import load_matrix_accuracy  # noqa: E402
+from .problems import available_problems, get_problem, register_problem, test_set, to_dataset  # noqa: E402
+
+__all__ += ["available_problems", "get_problem", "load_matrix_accuracy", "register_problem", "test_set", "to_dataset"]
