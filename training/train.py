@@ -41,9 +41,10 @@ from transformers import (
 
 from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer
 from linalg_transformers.data import MatrixDataCollator, ProblemStream, sequence_lengths, tokenize_examples
-from linalg_transformers.evaluation import TOLERANCES, evaluate_model, format_accuracy_table, round_inputs
+from linalg_transformers.evaluation import TOLERANCES, evaluate_model, format_accuracy_table
 from linalg_transformers.hardware import default_mixed_precision
 from linalg_transformers.problems import get_problem, test_set
+from linalg_transformers.problems.test_sets import round_matrices
 
 logger = logging.getLogger("train")
 COMPLETE_MARKER = ".complete"
@@ -327,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         for ids, m, lab in zip(eval_tok["input_ids"], eval_tok["attention_mask"], eval_tok["labels"])
     ]
     eval_tasks = getattr(eval_set, "tasks", None)
-    eval_seen = round_inputs(eval_set.inputs, tokenizer.input_encoding)
+    eval_seen = round_matrices(eval_set.inputs, tokenizer.input_encoding)
 
     def compute_metrics(pred: Any) -> dict[str, float]:
         decoded = tokenizer.decode_matrices(pred.predictions, with_task=eval_tasks is not None)

@@ -20,19 +20,16 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import sequence_lengths
-from .encodings import get_encoding
+from .problems.base import TOLERANCES
+from .problems.test_sets import round_matrices
 
 __all__ = [
     "TOLERANCES",
     "EvaluationResult",
     "evaluate_model",
-    "round_inputs",
     "format_accuracy_table",
     "generate_matrices",
 ]
-
-TOLERANCES = (0.05, 0.02, 0.01, 0.005)
-"""The paper's tolerances: 5% (main), 2%, 1% and 0.5% (PAPER.md section 7)."""
 
 
 @dataclass
@@ -51,14 +48,6 @@ class EvaluationResult:
     predictions: list[np.ndarray | None] = field(repr=False)
     errors: np.ndarray = field(repr=False)
     num_examples: int = 0
-
-
-def round_inputs(inputs: Any, encoding_name: str) -> Any:
-    """The inputs as the model sees them: rounded by the input encoding."""
-    encoding = get_encoding(encoding_name)
-    if isinstance(inputs, np.ndarray):
-        return encoding.round(inputs)
-    return [encoding.round(np.asarray(m)) for m in inputs]
 
 
 def _autocast(model: torch.nn.Module, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
@@ -168,7 +157,7 @@ def evaluate_model(
         progress=progress,
     )
     predictions = [c[0] for c in candidates]
-    seen = round_inputs(inputs, tokenizer.input_encoding)
+    seen = round_matrices(inputs, tokenizer.input_encoding)  # what the model saw
     metrics = problem.accuracy(seen, predictions, tolerances=tuple(tolerances), tasks=tasks)
     errors = problem.relative_errors(seen, predictions, tasks=tasks)
     return EvaluationResult(metrics=metrics, predictions=predictions, errors=errors, num_examples=len(predictions))
