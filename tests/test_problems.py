@@ -284,6 +284,12 @@ def test_examples_over_the_value_limit_are_resampled_and_counted():
     assert np.abs(get_encoding("FP15").round(batch.targets)).max() < 1e9  # never FP15's NaN token (decoded as 1e9)
 
 
+def test_generation_gives_up_with_a_clear_error_when_nearly_everything_is_rejected(monkeypatch):
+    monkeypatch.setattr("linalg_transformers.problems.base.MAX_RESAMPLING_ROUNDS", 3)
+    with pytest.raises(RuntimeError, match=r"still rejected after 3 rounds.*coeff_range=1000000"):
+        get_problem("matmul", dim=5, coeff_range=1e6).generate(100, seed=0)  # |A^T B| ~ 1e12
+
+
 def test_inversion_rejects_by_the_references_residual_rule():
     inv = get_problem("inverse", dim=8)
     assert isinstance(inv, Inverse)
@@ -308,7 +314,7 @@ def test_inversion_rejects_by_the_references_residual_rule():
     extra=st.integers(0, 3),
     rectangular=st.booleans(),
     gaussian=st.booleans(),
-    coeff_range=st.sampled_from([1e-3, 1.0, 10.0, 1e3, 1e5]),
+    coeff_range=st.sampled_from([1e-3, 1.0, 10.0, 1e3]),
     dists=st.lists(st.sampled_from(available_eigen_distributions()), min_size=1, max_size=3, unique=True),
     noise=st.sampled_from([0.0, 0.05, 1.0]),
     seed=st.integers(0, 2**32 - 1),
@@ -379,3 +385,17 @@ def test_users_register_their_own_problem(trace_problem):
     assert set(mixed.tasks) == {"R", "T"}
     assert co.accuracy(mixed.inputs, mixed.targets, tasks=mixed.tasks)["R/accuracy@0.005"] == 1.0
     assert isinstance(co, CoTraining)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import linalg_transformers.problems as problems_pkg
+    from linalg_transformers.problems import registry
+
+    try:
+        for module in (problems_pkg, registry):
+            result = doctest.testmod(module, raise_on_error=True)
+            assert result.attempted > 0 and result.failed == 0
+    finally:
+        _REGISTRY.pop("trace", None)

@@ -8,6 +8,7 @@
 ((1000, 5, 5), (1000, 5, 1))
 >>> problem.accuracy(batch.inputs, batch.targets)["accuracy@0.005"]
 1.0
+
 ```
 """
 

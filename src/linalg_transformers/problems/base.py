@@ -763,7 +763,11 @@ class Problem(BaseProblem):
             rejected += int((~ok).sum())
             todo = todo[~ok]
         if todo.size:
-            raise RuntimeError(f"{self.name}: examples still rejected after {MAX_RESAMPLING_ROUNDS} rounds")
+            raise RuntimeError(
+                f"{self.name}: {todo.size} of {count} examples still rejected after {MAX_RESAMPLING_ROUNDS} rounds "
+                f"of resampling; are the coefficients (coeff_range={self.options['coeff_range']}) too large for "
+                f"VALUE_LIMIT={VALUE_LIMIT:g}?"
+            )
         return inputs, targets, rejected
 
     # ---------------------------------------------------------------------------------------------- checks

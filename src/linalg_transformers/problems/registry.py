@@ -64,6 +64,7 @@ def register_problem(name: str, factory: ProblemFactory, *, overwrite: bool = Fa
     >>> register_problem("trace", Trace, overwrite=True)
     >>> get_problem("trace", dim=3).check(np.eye(3), [[3.01]], tolerance=0.05)
     True
+
     ```
     """
     key = str(name).lower()
