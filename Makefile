@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m linalg_transformers.demo
+	$(BIN)/python training/train.py --config training/configs/demo.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests training benchmarks scripts
