@@ -43,8 +43,9 @@ def test_stream_is_seeded_disjoint_and_resumable():
     first = [next(it_a)["input_ids"].tolist() for _ in range(20)]
     assert first == [next(it_b)["input_ids"].tolist() for _ in range(20)]
     assert not set(map(tuple, first)) & {tuple(next(it_r)["input_ids"].tolist()) for _ in range(20)}
-    resumed = ProblemStream(problem, tok, seed=1, chunk_size=8, start_chunk=2)
-    assert [next(iter(resumed))["input_ids"].tolist()] == first[16:17]
+    for start in (16, 13):  # on a chunk boundary, and inside a chunk
+        resumed = iter(ProblemStream(problem, tok, seed=1, chunk_size=8, start_example=start))
+        assert [next(resumed)["input_ids"].tolist() for _ in range(4)] == first[start : start + 4]
     batch = MatrixDataCollator(tok.pad_token_id)([next(it_a) for _ in range(4)])
     assert batch["input_ids"].shape[0] == 4 and (batch["labels"] != -100).any()
 
@@ -138,9 +139,21 @@ def test_two_processes_with_accelerate_launch(tmp_path):
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29533",
     ]  # fmt: skip
-    res = run_train(tmp_path, "--max_steps", "10", "--eval_steps", "10", "--save_steps", "10", launcher=launcher)
+    two, one = tmp_path / "two", tmp_path / "one"
+    res = run_train(two, "--max_steps", "10", "--eval_steps", "10", "--save_steps", "10", launcher=launcher)
     assert res.returncode == 0, res.stderr[-3000:]
-    results = json.loads((tmp_path / "results.json").read_text())
+    results = json.loads((two / "results.json").read_text())
     assert results["examples_seen"] == 10 * 32 * 2  # two processes, distinct examples
-    args = yaml.safe_load((tmp_path / "training_args.yaml").read_text())
-    assert args["output_dir"] == str(tmp_path)
+    args = yaml.safe_load((two / "training_args.yaml").read_text())
+    assert args["output_dir"] == str(two) and args["world_size"] == 2 if "world_size" in args else True
+    # One process with the same global batch (64) sees the same examples: the losses agree.
+    res = run_train(
+        one, "--max_steps", "10", "--eval_steps", "10", "--save_steps", "10", "--per_device_train_batch_size", "64"
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+
+    def losses(path: Path) -> list[float]:
+        rows = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+        return [r["loss"] for r in rows if "loss" in r]
+
+    assert np.allclose(losses(two), losses(one), rtol=2e-3), (losses(two), losses(one))

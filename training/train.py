@@ -104,6 +104,8 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
         self.bf16, self.fp16 = precision == "bf16", precision == "fp16"
         if self.output_dir is None:
             raise ValueError("output_dir is required (in the YAML file or as --output_dir)")
+        if not torch.cuda.is_available():  # without it, processes started by accelerate/torchrun on CPU run unaware
+            self.use_cpu = True  # of each other (ParallelMode.NOT_PARALLEL, every one of them rank 0)
         super().__post_init__()
 
 
@@ -312,12 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     # stream supplies the examples of every process.
     per_stream *= args.world_size
     examples_per_step = per_stream
-    start_example = start_step * per_stream
-    chunk = args.chunk_size
-    if start_example % chunk:
-        chunk = math.gcd(chunk, per_stream)
-    train_stream = ProblemStream(problem, tokenizer, seed=args.seed, rank=0, chunk_size=chunk)
-    train_stream.start_chunk = start_example // chunk
+    train_stream = ProblemStream(
+        problem, tokenizer, seed=args.seed, chunk_size=args.chunk_size, start_example=start_step * per_stream
+    )
     args.ignore_data_skip = True  # the stream itself continues; never replay it
     args.accelerator_config.dispatch_batches = True
 

@@ -4,7 +4,7 @@ Examples are generated in chunks (one vectorized `problem.generate` and one vect
 then handed out one by one, so the data loader never waits on per-example Python work. Chunk ``k`` of a stream is
 seeded with ``(seed, rank, k)`` and data-loader workers take interleaved chunks: streams of different processes and
 workers never overlap, the same seed gives the same stream on any machine, and a resumed run continues the stream at
-the chunk where it stopped (`ProblemStream.start_chunk`) instead of replaying it.
+the example where it stopped (`ProblemStream.start_example`) instead of replaying it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class ProblemStream(IterableDataset):
         seed (`int`): Run seed.
         rank (`int`, *optional*, defaults to 0): Process index; streams of different ranks never overlap.
         chunk_size (`int`, *optional*, defaults to 1024): Examples generated per vectorized call.
-        start_chunk (`int`, *optional*, defaults to 0): First chunk to produce (set when resuming).
+        start_example (`int`, *optional*, defaults to 0): Position in the stream to start from (set when resuming:
+            the examples already trained on).
 
     Yields:
         `dict` with `input_ids`, `attention_mask` and `labels` (1-D int64 arrays, unpadded).
@@ -51,18 +52,14 @@ class ProblemStream(IterableDataset):
         seed: int,
         rank: int = 0,
         chunk_size: int = 1024,
-        start_chunk: int = 0,
+        start_example: int = 0,
     ) -> None:
         super().__init__()
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive; got {chunk_size}")
         self.problem, self.tokenizer = problem, tokenizer
-        self.seed, self.rank, self.chunk_size, self.start_chunk = (
-            int(seed),
-            int(rank),
-            int(chunk_size),
-            int(start_chunk),
-        )
+        self.seed, self.rank, self.chunk_size = int(seed), int(rank), int(chunk_size)
+        self.start_example = int(start_example)
 
     def chunk(self, index: int) -> dict[str, np.ndarray]:
         """The tokenized chunk number `index` of this rank's stream (padded numpy arrays)."""
@@ -72,11 +69,12 @@ class ProblemStream(IterableDataset):
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        index = self.start_chunk + worker  # workers interleave chunks, so a resume point stays exact
+        first, skip = divmod(self.start_example, self.chunk_size)
+        index = first + worker  # workers interleave chunks, so a resume point stays exact
         while True:
             data = self.chunk(index)
             keep_in, keep_out = data["attention_mask"].astype(bool), data["labels"] != -100
-            for i in range(self.chunk_size):
+            for i in range(skip if index == first else 0, self.chunk_size):
                 yield {"input_ids": data["input_ids"][i, keep_in[i]], "labels": data["labels"][i, keep_out[i]]}
             index += workers
 
