@@ -43,6 +43,7 @@ from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditional
 from linalg_transformers.data import MatrixDataCollator, ProblemStream, sequence_lengths, tokenize_examples
 from linalg_transformers.evaluation import TOLERANCES, evaluate_model, format_accuracy_table
 from linalg_transformers.hardware import default_mixed_precision
+from linalg_transformers.numeric_init import apply_numeric_init
 from linalg_transformers.problems import get_problem, test_set
 from linalg_transformers.problems.test_sets import round_matrices
 
@@ -86,6 +87,9 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
     tie_encoder_decoder_embeddings: bool = False
     max_position_embeddings: int | None = field(default=None, metadata={"help": "Default: the longest sequence."})
     init_from: str | None = field(default=None, metadata={"help": "Start from a trained model (few-shot)."})
+    numeric_init: bool = field(
+        default=False, metadata={"help": "Initialize number-token embeddings from their values (numeric_init.py)."}
+    )
     # ---- data and evaluation
     chunk_size: int = field(default=4096, metadata={"help": "Examples generated per vectorized call."})
     eval_size: int = field(default=1000, metadata={"help": "Test-set examples scored at each evaluation."})
@@ -246,7 +250,10 @@ def build_model(
         decoder_start_token_id=tokenizer.bos_token_id,
         training_problem=metadata,
     )
-    return MatrixSeq2SeqForConditionalGeneration(config)
+    model = MatrixSeq2SeqForConditionalGeneration(config)
+    if args.numeric_init:
+        apply_numeric_init(model, tokenizer, seed=args.seed)
+    return model
 
 
 # ---------------------------------------------------------------------------------------------------- outputs
