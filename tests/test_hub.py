@@ -457,24 +457,137 @@ def test_published_folder_loads_with_and_without_the_package(published, tmp_path
     "this test runs as soon as it does",
 )
 def test_pipeline_of_the_published_repo(published, tmp_path):
+    """pipeline("matrix-eigen") on its default model from the installed cache, and without the package."""
     from transformers import pipeline
+    from transformers.pipelines import PIPELINE_REGISTRY
 
     matrix = test_set(get_problem("eigenvalues", dim=3), size=1).inputs[0]
-    local = pipeline("matrix-eigen", model=str(published))(matrix)
+    local_class = PIPELINE_REGISTRY.supported_tasks["matrix-eigen"]["impl"]
+    local = pipeline("matrix-eigen", model=str(published), pipeline_class=local_class)(matrix)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = subprocess_env(tmp_path)
+    default_model = f"""
+        import json
+        import numpy as np
+        from transformers import pipeline
+        import linalg_transformers
+        from linalg_transformers import hub
+
+        hub.install_checkpoints({str(published.parents[1])!r})
+        solver = pipeline("matrix-eigen")  # the task's default model, {REPO_ID}, from the cache
+        assert solver.model.name_or_path == {REPO_ID!r}, solver.model.name_or_path
+        print(json.dumps(solver(np.array({matrix.tolist()!r}))))
+    """
+    result = run_python(default_model, work, env)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == json.loads(json.dumps(local))
+    without_package = f"""
+        import json, sys
+        import numpy as np
+        from transformers import pipeline
+
+        solver = pipeline(model={REPO_ID!r}, trust_remote_code=True)
+        assert not [m for m in sys.modules if m.startswith("linalg_transformers")], "the package was imported"
+        print(json.dumps(solver(np.array({matrix.tolist()!r}))))
+    """
+    result = run_python(without_package, work, env)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == json.loads(json.dumps(local))
+
+
+STAND_IN_PIPELINE = """\
+\"\"\"A minimal eigenvalue pipeline standing in for the package's own, to test how pipelines are shipped.\"\"\"
+
+import numpy as np
+from transformers import Pipeline
+
+
+class StandInEigenPipeline(Pipeline):
+    _load_tokenizer = True
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_video_processor = False
+    problems = ("eigenvalues",)
+
+    def _sanitize_parameters(self, **kwargs):
+        return {}, {}, {}
+
+    def preprocess(self, matrix):
+        return self.tokenizer.prepare_batch(np.asarray(matrix, dtype=float)[None])
+
+    def _forward(self, inputs):
+        ids = self.model.generate(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        return {"ids": ids}
+
+    def postprocess(self, outputs):
+        matrix = self.tokenizer.decode_matrices(outputs["ids"]).matrices[0]
+        return {"eigenvalues": None if matrix is None else matrix.ravel().tolist()}
+"""
+
+
+@pytest.fixture
+def stand_in_pipeline(tmp_path, monkeypatch):
+    """Register a pipeline task implemented by a module of the package namespace (not the real pipeline module)."""
+    import importlib.util
+
+    from transformers import AutoModelForSeq2SeqLM
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    path = tmp_path / "pipeline_standin.py"
+    path.write_text(STAND_IN_PIPELINE)
+    name = "linalg_transformers.pipeline_standin"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    task = "matrix-standin-eigen"
+    PIPELINE_REGISTRY.register_pipeline(
+        task, pipeline_class=module.StandInEigenPipeline, pt_model=AutoModelForSeq2SeqLM
+    )
+    yield task
+    del PIPELINE_REGISTRY.supported_tasks[task]
+
+
+def test_pipeline_code_ships_with_the_model(training_output, stand_in_pipeline, tmp_path):
+    """`custom_pipelines` and the pipeline module are written; a process without the package runs the pipeline."""
+    from transformers import pipeline
+
+    task = stand_in_pipeline
+    assert task in hub.pipeline_tasks_for("eigenvalues") and task not in hub.pipeline_tasks_for("transpose")
+    folder = tmp_path / "repo"
+    hub.build_model_repo(training_output, REPO_ID, folder, check_size=0, pipeline_tasks=[task])
+    config = json.loads((folder / "config.json").read_text())
+    assert config["custom_pipelines"] == {
+        task: {"impl": "pipeline_standin.StandInEigenPipeline", "pt": ["AutoModelForSeq2SeqLM"]}
+    }
+    assert (folder / "pipeline_standin.py").read_text() == STAND_IN_PIPELINE
+    assert f'pipeline("{task}", model="{REPO_ID}", trust_remote_code=True)' in (folder / "README.md").read_text()
+
+    matrix = test_set(get_problem("eigenvalues", dim=3), size=1).inputs[0]
+    # transformers 5.23: a task listed in the model's custom_pipelines resolves to the repository's code, so even
+    # where the package registered it, naming the model needs trust_remote_code=True (or the local pipeline_class).
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        pipeline(task, model=str(folder))
+    local_class = sys.modules["linalg_transformers.pipeline_standin"].StandInEigenPipeline
+    local = pipeline(task, model=str(folder), pipeline_class=local_class)(matrix)
+    assert local["eigenvalues"] is None or len(local["eigenvalues"]) == 3
     script = f"""
         import json, sys
         import numpy as np
         from transformers import pipeline
 
-        solver = pipeline(model={str(published)!r}, trust_remote_code=True)
+        solver = pipeline(model={str(folder)!r}, trust_remote_code=True)  # the task comes from custom_pipelines
         out = solver(np.array({matrix.tolist()!r}))
+        assert type(solver).__name__ == "StandInEigenPipeline"
         assert not [m for m in sys.modules if m.startswith("linalg_transformers")], "the package was imported"
         print(json.dumps(out))
     """
     work = tmp_path / "elsewhere"
     work.mkdir()
     result = run_python(script, work, subprocess_env(tmp_path))
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == json.loads(json.dumps(local))
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == local
+    with pytest.raises(ValueError, match="unknown pipeline task"):
+        hub.pipeline_tasks_for("eigenvalues", ["matrix-nonexistent"])
 
 
 # ----------------------------------------------------------------------------------------- released checkpoints

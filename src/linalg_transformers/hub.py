@@ -322,7 +322,11 @@ def pipeline_tasks_for(problem_name: str, tasks: Sequence[str] | None = None) ->
 def _save_pipeline_code(tasks: Sequence[str], folder: Path, config: dict[str, Any]) -> None:
     """Copy the pipeline modules into `folder` and describe them in ``config["custom_pipelines"]``.
 
-    The same entry `Pipeline.save_pretrained` writes, so ``pipeline(model=repo, trust_remote_code=True)`` works.
+    The same entry `Pipeline.save_pretrained` writes, so ``pipeline(model=repo, trust_remote_code=True)`` works
+    without the package. Note (transformers 5.23): once a task is listed in a model's ``custom_pipelines``,
+    ``pipeline(task, model=repo)`` resolves it to the repository's code and asks for ``trust_remote_code=True`` even
+    where the package registered the task; ``pipeline(task)`` (the task's default model) and
+    ``pipeline(task, model=repo, pipeline_class=...)`` use the local class.
     """
     registered = registered_pipelines()
     custom: dict[str, Any] = {}
@@ -603,6 +607,7 @@ def _card_context(
         "runs": runs,
         "has_curves": (output.path / "training_curves.png").is_file(),
         "pipeline_tasks": list(pipeline_tasks),
+        "pipeline_default_models": _pipeline_default_models(pipeline_tasks),
         "example_input": str(card_meta.get("example_input", "")).rstrip(),
         "example_reference": str(card_meta.get("example_reference", "")).strip(),
         "citation": CITATION,
@@ -610,6 +615,20 @@ def _card_context(
         "acc": acc,
         "pct": _pct,
     }
+
+
+def _pipeline_default_models(tasks: Sequence[str]) -> dict[str, str]:
+    """The registered default model id of each pipeline task (``register_pipeline(default={"model": (id, rev)})``)."""
+    registered = registered_pipelines() if tasks else {}
+    out = {}
+    for task in tasks:
+        default = (registered.get(task) or {}).get("default") or {}
+        model = default.get("model")
+        if isinstance(model, (tuple, list)) and model:
+            out[task] = str(model[0])
+        elif isinstance(model, str):
+            out[task] = model
+    return out
 
 
 def _eval_results(output: TrainingOutput, context: dict[str, Any]) -> list[EvalResult]:
