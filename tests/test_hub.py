@@ -63,9 +63,13 @@ def pipeline_module_present() -> bool:
 
 
 def expected_files() -> set[str]:
+    """The repository's files; with the pipeline module, also it and the modules it imports relatively."""
     if not pipeline_module_present():
         return EXPECTED_FILES
-    return EXPECTED_FILES | {"pipeline_matrix.py"}
+    from transformers.dynamic_module_utils import get_relative_import_files
+
+    module = ROOT / "src" / "linalg_transformers" / "pipeline_matrix.py"
+    return EXPECTED_FILES | {module.name} | {Path(f).name for f in get_relative_import_files(str(module))}
 
 
 def subprocess_env(tmp: Path, hf_home: Path | None = None) -> dict[str, str]:
@@ -200,7 +204,6 @@ def test_published_folder_file_by_file(published, training_output):
     tok_config = json.loads((published / "tokenizer_config.json").read_text())
     assert tok_config["auto_map"] == {"AutoTokenizer": ["tokenization_matrix.MatrixTokenizer", None]}
     assert not {"is_local", "local_files_only", "token"} & set(tok_config)
-    assert MatrixTokenizer._auto_class is None  # the class itself is left as it was
 
     # Weights: every tensor in bfloat16, equal to the trained float32 weights rounded to bfloat16.
     trained = MatrixSeq2SeqForConditionalGeneration.from_pretrained(training_output)
@@ -222,6 +225,13 @@ def test_published_folder_file_by_file(published, training_output):
     assert args == {k: v for k, v in original.items() if k != "hub_token"}
     for py in published.glob("*.py"):  # relative imports only (docstring examples may show the package)
         assert not re.search(r"^\s*(from|import)\s+linalg_transformers", py.read_text(), flags=re.MULTILINE), py
+
+
+def test_publishing_leaves_the_tokenizer_class_as_it_was():
+    before = MatrixTokenizer._auto_class
+    with hub._tokenizer_remote_code():
+        assert MatrixTokenizer._auto_class == "AutoTokenizer"
+    assert MatrixTokenizer._auto_class == before
 
 
 def test_training_args_in_the_repo_reproduce_the_run(published, training_output):
