@@ -293,6 +293,9 @@ def test_card_source_errors(tmp_path, training_output):
     bad.write_text(source.replace("## Limitations", "## Caveats"))
     with pytest.raises(ValueError, match="unknown section"):
         hub.render_model_card(bad, output, REPO_ID, template=ROOT / "model_cards" / "_template.md")
+    bad.write_text(source.replace("example_input:", "example:"))
+    with pytest.raises(ValueError, match="example_input"):
+        hub.render_model_card(bad, output, REPO_ID, template=ROOT / "model_cards" / "_template.md")
     bad.write_text(source.replace("{{ dim }}x1", "{{ dimension }}x1"))
     with pytest.raises(ValueError, match="dimension"):
         hub.render_model_card(bad, output, REPO_ID, template=ROOT / "model_cards" / "_template.md")

@@ -704,6 +704,9 @@ def render_model_card(
     unknown = sorted(set(meta) - set(_CARD_KEYS))
     if unknown:
         raise ValueError(f"{card_source}: unknown front-matter key(s) {unknown}; valid: {sorted(_CARD_KEYS)}")
+    missing = [key for key in ("summary", "example_input") if not meta.get(key)]
+    if missing:
+        raise ValueError(f"{card_source}: the front matter needs {missing} (see model_cards/README.md)")
     for key, kind in _CARD_KEYS.items():
         if key in meta and not isinstance(meta[key], kind):
             raise ValueError(f"{card_source}: front-matter key {key!r} must be a {kind.__name__}")
