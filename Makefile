@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
+	# 1. the released checkpoints into the local Hugging Face cache, so "linalg/eigen-p1000" loads offline
+	$(BIN)/linalg-transformers install-checkpoints
+	# 2. train a real small model from scratch (5x5 transposition) and print its accuracy table
 	$(BIN)/python training/train.py --config training/configs/demo.yaml
 
 lint: $(STAMP)
