@@ -13,6 +13,7 @@ import re
 import runpy
 import subprocess
 import sys
+import tempfile
 import textwrap
 import types
 from pathlib import Path
@@ -33,6 +34,11 @@ from linalg_transformers.tokenization_matrix import MatrixTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "training" / "configs" / "smoke.yaml"
+# The fixture checkpoint is published with the real eigen-p1000 card source; its runs file describes the real release
+# run, which the fixture did not come from, so the tests publish with an empty runs file.
+NO_RUNS = Path(tempfile.mkdtemp()) / "runs.yaml"
+NO_RUNS.write_text("commands: []\n")
+
 REPO_ID = "linalg/eigen-p1000"
 sys.path.insert(0, str(ROOT / "training"))
 import train  # noqa: E402
@@ -165,7 +171,19 @@ def training_output(tmp_path_factory) -> Path:
 def published(training_output, tmp_path_factory) -> Path:
     """The repository folder written by the CLI, in a released-checkpoints layout checkpoints/linalg/eigen-p1000."""
     folder = tmp_path_factory.mktemp("released") / "checkpoints" / "linalg" / "eigen-p1000"
-    code = cli.main(["publish", str(training_output), REPO_ID, "--local-dir", str(folder), "--check-size", "32"])
+    code = cli.main(
+        [
+            "publish",
+            str(training_output),
+            REPO_ID,
+            "--local-dir",
+            str(folder),
+            "--check-size",
+            "32",
+            "--runs",
+            str(NO_RUNS),
+        ]
+    )
     assert code == 0
     return folder
 
@@ -328,7 +346,17 @@ def test_publish_errors(tmp_path, training_output, published):
     other = tmp_path / "other"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"model_type": "bart"}))
-    args = ["publish", str(training_output), REPO_ID, "--local-dir", str(other), "--check-size", "0"]
+    args = [
+        "publish",
+        str(training_output),
+        REPO_ID,
+        "--local-dir",
+        str(other),
+        "--check-size",
+        "0",
+        "--runs",
+        str(NO_RUNS),
+    ]
     with pytest.raises(SystemExit):
         cli.main(args)
     assert json.loads((other / "config.json").read_text())["model_type"] == "bart"
@@ -411,14 +439,17 @@ def test_cli_publish_pushes_through_hfapi(training_output, monkeypatch):
         monkeypatch.setattr(HfApi, method, lambda self, *a, _m=method, **k: getattr(fake, _m)(*a, **k))
     monkeypatch.setattr(hub.hf_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
-    assert cli.main(["publish", str(training_output), REPO_ID, "--check-size", "0", "--private"]) == 0
+    assert (
+        cli.main(["publish", str(training_output), REPO_ID, "--check-size", "0", "--private", "--runs", str(NO_RUNS)])
+        == 0
+    )
     assert len(fake.commits) == 1 and fake.created == [(REPO_ID, {"repo_type": "model", "exist_ok": True,
                                                                   "private": True})]  # fmt: skip
     assert {op.path_in_repo for op in fake.commits[0]["operations"]} == expected_files()
     # Offline, the same command writes the released-checkpoints folder instead of pushing.
     monkeypatch.setattr(hub.hf_constants, "HF_HUB_OFFLINE", True)
     monkeypatch.chdir(training_output.parent)
-    assert cli.main(["publish", str(training_output), REPO_ID, "--check-size", "0"]) == 0
+    assert cli.main(["publish", str(training_output), REPO_ID, "--check-size", "0", "--runs", str(NO_RUNS)]) == 0
     assert len(fake.commits) == 1
     assert {p.name for p in (training_output.parent / "checkpoints" / "linalg" / "eigen-p1000").iterdir()} == (
         expected_files()
@@ -568,7 +599,7 @@ def test_pipeline_code_ships_with_the_model(training_output, stand_in_pipeline, 
     task = stand_in_pipeline
     assert task in hub.pipeline_tasks_for("eigenvalues") and task not in hub.pipeline_tasks_for("transpose")
     folder = tmp_path / "repo"
-    hub.build_model_repo(training_output, REPO_ID, folder, check_size=0, pipeline_tasks=[task])
+    hub.build_model_repo(training_output, REPO_ID, folder, check_size=0, pipeline_tasks=[task], runs_file=NO_RUNS)
     config = json.loads((folder / "config.json").read_text())
     assert config["custom_pipelines"] == {
         task: {"impl": "pipeline_standin.StandInEigenPipeline", "pt": ["AutoModelForSeq2SeqLM"]}

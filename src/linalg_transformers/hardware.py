@@ -25,7 +25,7 @@ def cpu_has_amx() -> bool:
 
 
 def default_mixed_precision() -> str:
-    """``"bf16"`` where it is fast (CUDA with bf16 support, or a CPU with AMX), ``"fp16"`` on older GPUs, else ``"no"``."""
+    """``"bf16"`` where it is fast (CUDA with bf16, or a CPU with AMX), ``"fp16"`` on older GPUs, else ``"no"``."""
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "bf16" if cpu_has_amx() else "no"
