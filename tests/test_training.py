@@ -157,3 +157,24 @@ def test_two_processes_with_accelerate_launch(tmp_path):
         return [r["loss"] for r in rows if "loss" in r]
 
     assert np.allclose(losses(two), losses(one), rtol=2e-3), (losses(two), losses(one))
+
+
+@pytest.mark.slow
+def test_few_shot_retraining_from_a_trained_model(tmp_path):
+    """--init_from: a 3x3 model continues on 4x4 matrices; positions grow, vocabulary and weights carry over."""
+    base, larger = tmp_path / "base", tmp_path / "larger"
+    res = run_train(base, "--max_steps", "10", "--eval_steps", "10", "--save_steps", "10", "--final_eval_size", "32")
+    assert res.returncode == 0, res.stderr[-3000:]
+    extra = ["--init_from", str(base), "--dim", "4", "--max_steps", "5", "--eval_steps", "5", "--save_steps", "5"]
+    res = run_train(larger, *extra, "--final_eval_size", "32")
+    assert res.returncode == 0, res.stderr[-3000:]
+    from transformers import AutoModel
+
+    old, new = AutoModel.from_pretrained(base), AutoModel.from_pretrained(larger)
+    assert new.config.training_problem["dim"] == 4 and old.config.training_problem["dim"] == 3
+    assert new.config.max_position_embeddings > old.config.max_position_embeddings
+    assert new.config.vocab_size == old.config.vocab_size
+    # Trained weights carried over (then moved a little in 5 steps), not re-initialized.
+    w_old = old.get_input_embeddings().weight
+    w_new = new.get_input_embeddings().weight
+    assert (w_old - w_new).abs().mean() < 0.1 * w_old.abs().mean()
