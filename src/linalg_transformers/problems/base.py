@@ -1,4 +1,4 @@
-"""The problem base classes, the batch of examples, and the check arithmetic every problem shares.
+"""The problem base classes, the batch of examples, and the accuracy table.
 
 A problem keeps its generator and its verifier together (PAPER.md section 3):
 
@@ -11,8 +11,9 @@ A problem keeps its generator and its verifier together (PAPER.md section 3):
   NaN/inf, complex) get an infinite error: they are wrong, never an exception.
 * A prediction is correct at tolerance ``t`` iff ``0 <= error < t`` (strict, as the reference).
 
-The arithmetic of those checks (`relative_l1`, `ratio`, `identity_deviation`, `is_correct`, `summarize`) is written
-once here and used by every problem.
+The arithmetic of those checks (`relative_l1`, `ratio`, `identity_deviation`, `is_correct`) and the answer half of
+every built-in problem (layouts, solution, check) live in the flat module `linalg_transformers.verification`, which
+the pipelines use too; `summarize` (the accuracy table) is here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..encodings import MAX_DIMENSION
+from ..verification import (
+    TOLERANCES,
+    Check,
+    identity_deviation,
+    is_correct,
+    normalize_signs,
+    ratio,
+    relative_l1,
+)
+from ..verification import shape_groups as _shape_groups
+from ..verification import stack_predictions as _stack_predictions
 from .distributions import canonical_coefficient_distribution, coefficients, parse_eigen_distribution
 
 __all__ = [
@@ -44,9 +56,6 @@ __all__ = [
     "summarize",
 ]
 
-TOLERANCES = (0.05, 0.02, 0.01, 0.005)
-"""The paper's tolerances: 5% (main), 2%, 1% and 0.5% (PAPER.md section 7)."""
-
 VALUE_LIMIT = 9.99e8
 """Examples with an input or target entry of this magnitude or more are rejected and resampled. FP15 writes
 ``NaN`` from about 9.995e8 on (PAPER.md section 1), and the reference rejects outputs beyond the output encoder's
@@ -59,62 +68,7 @@ Matrices = np.ndarray | Sequence[Any]
 """A batch of matrices: an array of shape `(n, rows, cols)`, or a sequence of 2-D arrays (or nested lists)."""
 
 
-# ------------------------------------------------------------------------------------------- check arithmetic
-def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Relative errors ``numerator / denominator`` with the edge cases settled once.
-
-    A zero denominator gives 0 if the numerator is 0 too (an exact answer to a zero problem) and infinity otherwise;
-    NaN (overflow in a check) gives infinity.
-
-    Args:
-        numerator (`np.ndarray` of shape `(batch,)`): Error sums.
-        denominator (`np.ndarray` of shape `(batch,)`): Reference sums (non-negative).
-
-    Returns:
-        `np.ndarray` of shape `(batch,)`: non-negative errors, possibly infinite.
-    """
-    num = np.asarray(numerator, dtype=np.float64)
-    den = np.asarray(denominator, dtype=np.float64)
-    with np.errstate(all="ignore"):
-        out = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.where(num == 0, 0.0, np.inf))
-    return np.where(np.isnan(out), np.inf, out)
-
-
-def _l1(x: np.ndarray) -> np.ndarray:
-    """Entrywise L1 norm of each matrix of a batch `(batch, r, c)` -> `(batch,)`."""
-    return np.abs(x).sum(axis=(1, 2))
-
-
-def relative_l1(prediction: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """d1 error of PAPER.md section 3: ``sum|P - R| / sum|R|``, batched.
-
-    Args:
-        prediction (`np.ndarray` of shape `(batch, r, c)`): Predictions.
-        reference (`np.ndarray` of shape `(batch, r, c)`): Exact answers.
-
-    Returns:
-        `np.ndarray` of shape `(batch,)`.
-    """
-    with np.errstate(all="ignore"):
-        return ratio(_l1(prediction - reference), _l1(reference))
-
-
-def identity_deviation(gram: np.ndarray) -> np.ndarray:
-    """``sum|G - I| / k`` for Gram matrices G of shape `(batch, k, k)`: how far columns are from orthonormal.
-
-    The scale is ``|I|_1 = k``, as in the inversion check. Columns scaled by ``c`` give ``|c^2 - 1|``.
-    """
-    k = gram.shape[-1]
-    with np.errstate(all="ignore"):
-        return ratio(_l1(gram - np.eye(k)), np.full(gram.shape[0], float(k)))
-
-
-def is_correct(errors: np.ndarray, tolerance: float) -> np.ndarray:
-    """Whether each error passes: ``0 <= error < tolerance`` (strict, PAPER.md section 3)."""
-    e = np.asarray(errors, dtype=np.float64)
-    return (e >= 0) & (e < tolerance)
-
-
+# ---------------------------------------------------------------------------------------------- accuracy table
 def summarize(
     errors: np.ndarray, well_formed: np.ndarray, tolerances: Sequence[float] = TOLERANCES
 ) -> dict[str, float]:
@@ -139,26 +93,6 @@ def summarize(
     out["mean_relative_error"] = float(good.mean()) if good.size else math.nan
     out["median_relative_error"] = float(np.median(good)) if good.size else math.nan
     return out
-
-
-def normalize_signs(vectors: np.ndarray, *companions: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Flip columns so that each column's entry of largest magnitude is positive.
-
-    LAPACK returns eigenvectors and singular vectors with arbitrary signs; the reference keeps them (noisy training
-    targets, PAPER.md section 3). Fixing the sign makes targets a function of the input. `companions` (e.g. V of an
-    SVD) get the same column flips.
-
-    Args:
-        vectors (`np.ndarray` of shape `(batch, rows, k)`): Column vectors.
-        *companions (`np.ndarray` of shape `(batch, any, k)`): Flipped along with `vectors`.
-
-    Returns:
-        The flipped arrays, `vectors` first.
-    """
-    pivot = np.abs(vectors).argmax(axis=1)  # (batch, k)
-    sign = np.sign(np.take_along_axis(vectors, pivot[:, None, :], axis=1))  # (batch, 1, k)
-    sign[sign == 0] = 1.0
-    return (vectors * sign, *(c * sign for c in companions))
 
 
 def make_rng(seed: Any = None, rng: np.random.Generator | None = None) -> np.random.Generator:
@@ -245,52 +179,6 @@ def _as_matrix_batch(matrices: Matrices, what: str) -> np.ndarray | list[np.ndar
             raise ValueError(f"each of the {what} must be a 2-D matrix; got shape {a.shape}")
         out.append(a)
     return out
-
-
-def _shape_groups(matrices: np.ndarray | list[np.ndarray]) -> list[tuple[tuple[int, int], np.ndarray, np.ndarray]]:
-    """Group a batch by shape: `[(shape, indices, stacked matrices (k, r, c))]`."""
-    if isinstance(matrices, np.ndarray):
-        return [(matrices.shape[1:], np.arange(len(matrices)), matrices)] if len(matrices) else []
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, m in enumerate(matrices):
-        groups.setdefault(m.shape, []).append(i)
-    return [(shape, np.asarray(idx), np.stack([matrices[i] for i in idx])) for shape, idx in groups.items()]
-
-
-def _prediction_array(p: Any, shape: tuple[int, int]) -> np.ndarray | None:
-    """A prediction as a float matrix of `shape`, or `None` if it is not one (missing, ragged, complex, NaN...)."""
-    if p is None:
-        return None
-    try:
-        a = np.asarray(p)
-        if np.iscomplexobj(a) or not (np.issubdtype(a.dtype, np.number) or a.dtype == object):
-            return None
-        a = a.astype(np.float64)
-    except (TypeError, ValueError):
-        return None
-    if a.ndim == 1 and shape[1] == 1:  # a vector given flat
-        a = a[:, None]
-    if a.shape != shape or not np.isfinite(a).all():
-        return None
-    return a
-
-
-def _stack_predictions(predictions: Any, idx: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions `idx` as an array `(k, *shape)` (zeros where malformed) and the well-formed mask `(k,)`."""
-    if isinstance(predictions, np.ndarray) and predictions.ndim == 3 and predictions.shape[1:] == shape:
-        p = predictions[idx]
-        if np.iscomplexobj(p):
-            return np.zeros((len(idx), *shape)), np.zeros(len(idx), dtype=bool)
-        p = p.astype(np.float64, copy=False)
-        ok = np.isfinite(p).all(axis=(1, 2))
-        return np.where(ok[:, None, None], p, 0.0), ok
-    out = np.zeros((len(idx), *shape))
-    ok = np.zeros(len(idx), dtype=bool)
-    for j, i in enumerate(idx):
-        a = _prediction_array(predictions[i], shape)
-        if a is not None:
-            out[j], ok[j] = a, True
-    return out, ok
 
 
 # ----------------------------------------------------------------------------------------------------- options
@@ -612,12 +500,14 @@ class BaseProblem(ABC):
         """(errors, well-formed mask) against validated targets."""
 
 
-class Problem(BaseProblem):
+class Problem(Check, BaseProblem):
     """A single task: examples are drawn in shape groups, solved in batches, and checked in batches.
 
     To write a problem, subclass it and define `input_shape`, `output_shape`, `_sample` and `solve`; override
     `_errors` when the answer is checked by a property instead of compared with `solve`'s, and `_accept` to reject
-    examples. Then `register_problem("name", MyProblem)`.
+    examples. Then `register_problem("name", MyProblem)`. The answer half (layouts, `solve`, the check) comes from
+    `linalg_transformers.verification.Check`; the built-in problems inherit theirs from its subclasses there
+    (``class Transpose(TransposeCheck, Problem)``), so the pipelines verify answers with the same code.
 
     Class attributes:
         name (`str`): Registry name (set by `get_problem`).
@@ -632,7 +522,6 @@ class Problem(BaseProblem):
 
     supports_rectangular: ClassVar[bool] = False
     symmetric: ClassVar[bool] = False
-    verifies_property: ClassVar[bool] = False
 
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:
@@ -654,33 +543,10 @@ class Problem(BaseProblem):
                 )
 
     # ----------------------------------------------------------------------------------------- to subclass
-    @abstractmethod
-    def input_shape(self, n: int, m: int) -> tuple[int, int]:
-        """Shape of the input for the drawn dimensions `(n, m)` (``m == n`` unless ``rectangular``)."""
-
-    @abstractmethod
-    def output_shape(self, input_shape: tuple[int, int]) -> tuple[int, int]:
-        """Shape of the answer to an input of `input_shape`.
-
-        Raises:
-            ValueError: if no input of the problem has that shape.
-        """
-
+    # input_shape, output_shape, solve, reference and _errors: see `Check` (linalg_transformers.verification).
     @abstractmethod
     def _sample(self, rng: np.random.Generator, count: int, n: int, m: int) -> np.ndarray:
         """`count` random inputs for the dimensions `(n, m)`: `(count, *input_shape(n, m))`."""
-
-    @abstractmethod
-    def solve(self, inputs: np.ndarray) -> np.ndarray:
-        """The targets of a batch of inputs `(batch, r, c)` -> `(batch, *output_shape)`, vectorized."""
-
-    def reference(self, inputs: np.ndarray) -> np.ndarray:
-        """The unique answer that predictions are compared with (problems with a unique answer); `solve` by default."""
-        return self.solve(inputs)
-
-    def _errors(self, inputs: np.ndarray, predictions: np.ndarray) -> np.ndarray:
-        """Relative errors of well-formed predictions `(batch, *output_shape)`; by default d1 to `reference`."""
-        return relative_l1(predictions, self.reference(inputs))
 
     def _accept(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """Which drawn examples to keep (besides finiteness and `VALUE_LIMIT`), `(batch,)` bool; all by default."""
@@ -772,17 +638,7 @@ class Problem(BaseProblem):
 
     # ---------------------------------------------------------------------------------------------- checks
     def _score(self, inputs: np.ndarray | list[np.ndarray], predictions: Any, tasks: list[str] | None) -> tuple:
-        n = len(inputs)
-        errors = np.full(n, np.inf)
-        well_formed = np.zeros(n, dtype=bool)
-        for shape, idx, x in _shape_groups(inputs):
-            p, ok = _stack_predictions(predictions, idx, self.output_shape(shape))
-            well_formed[idx] = ok
-            if ok.any():
-                with np.errstate(all="ignore"):
-                    e = np.asarray(self._errors(x[ok], p[ok]), dtype=np.float64)
-                errors[idx[ok]] = np.where(np.isnan(e) | (e < 0), np.inf, e)
-        return errors, well_formed
+        return self.verify(inputs, predictions)
 
     def _score_targets(
         self, targets: np.ndarray | list[np.ndarray], predictions: Any, tasks: list[str] | None

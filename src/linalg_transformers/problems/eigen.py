@@ -13,6 +13,8 @@ symmetrically, so noisy inputs stay symmetric.
   verifies the defining property: ``D = diag(row 0)``, ``error = max(sum|Q^T M Q - D| / sum|D|, sum|Q^T Q - I| / n)``.
   The orthogonality term closes the reference's gaps (bug 4): a scaled ``(c Q, c^2 D)`` and an all-zero prediction
   fail.
+
+Layouts, solutions and checks: `linalg_transformers.verification` (`EigenvaluesCheck`, `EigenvectorsCheck`).
 """
 
 from __future__ import annotations
@@ -22,15 +24,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import Problem, identity_deviation, normalize_signs, ratio
+from ..verification import EigenvaluesCheck, EigenvectorsCheck, symmetric_part
+from .base import Problem
 from .distributions import symmetric_matrices
 
 __all__ = ["Eigenvalues", "Eigenvectors", "SymmetricProblem", "symmetric_part"]
-
-
-def symmetric_part(x: np.ndarray) -> np.ndarray:
-    """``(X + X^T) / 2`` of a batch `(batch, n, n)`: the matrix the symmetric solvers read."""
-    return 0.5 * (x + np.swapaxes(x, 1, 2))
 
 
 class SymmetricProblem(Problem):
@@ -52,51 +50,16 @@ class SymmetricProblem(Problem):
         e = rng.normal(0.0, std, inputs.shape)
         return inputs + np.tril(e) + np.swapaxes(np.tril(e, -1), 1, 2)
 
-    @staticmethod
-    def _square(input_shape: tuple[int, int], what: str) -> int:
-        if input_shape[0] != input_shape[1]:
-            raise ValueError(f"{what}: inputs are square matrices; got shape {input_shape}")
-        return input_shape[0]
 
-
-class Eigenvalues(SymmetricProblem):
+class Eigenvalues(EigenvaluesCheck, SymmetricProblem):
     """Eigenvalues of a symmetric matrix, descending, as an ``n x 1`` column. Task token ``E``."""
 
     name = "eigenvalues"
     task_token: ClassVar[str | None] = "E"
 
-    def output_shape(self, input_shape: tuple[int, int]) -> tuple[int, int]:
-        """``n x 1``."""
-        return (self._square(input_shape, self.name), 1)
 
-    def solve(self, inputs: np.ndarray) -> np.ndarray:
-        """Eigenvalues of the symmetric part, descending: `(batch, n, n)` -> `(batch, n, 1)`."""
-        return np.linalg.eigvalsh(symmetric_part(inputs))[:, ::-1, None]
-
-
-class Eigenvectors(SymmetricProblem):
+class Eigenvectors(EigenvectorsCheck, SymmetricProblem):
     """Eigen-decomposition ``(n + 1) x n``: eigenvalues (row 0) over the eigenvectors (columns). Task token ``F``."""
 
     name = "eigenvectors"
     task_token: ClassVar[str | None] = "F"
-    verifies_property: ClassVar[bool] = True
-
-    def output_shape(self, input_shape: tuple[int, int]) -> tuple[int, int]:
-        """``(n + 1) x n``."""
-        n = self._square(input_shape, self.name)
-        return (n + 1, n)
-
-    def solve(self, inputs: np.ndarray) -> np.ndarray:
-        """`(batch, n, n)` -> `(batch, n + 1, n)`: descending eigenvalues, then Q (largest entry of a column > 0)."""
-        lam, q = np.linalg.eigh(symmetric_part(inputs))
-        (q,) = normalize_signs(q[:, :, ::-1])
-        return np.concatenate([lam[:, None, ::-1], q], axis=1)
-
-    def _errors(self, inputs: np.ndarray, predictions: np.ndarray) -> np.ndarray:
-        lam, q = predictions[:, 0, :], predictions[:, 1:, :]  # (b, n), (b, n, n)
-        qt = np.swapaxes(q, 1, 2)
-        residual = qt @ inputs @ q
-        idx = np.arange(lam.shape[1])
-        residual[:, idx, idx] -= lam
-        spectral = ratio(np.abs(residual).sum(axis=(1, 2)), np.abs(lam).sum(axis=1))
-        return np.maximum(spectral, identity_deviation(qt @ q))
