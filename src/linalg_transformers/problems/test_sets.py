@@ -15,6 +15,7 @@ last bit between BLAS builds.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,14 +25,17 @@ from .base import BaseProblem, ProblemBatch, _pack, _shape_groups
 from .registry import get_problem
 
 __all__ = [
+    "DATASET_FORMATS",
     "DEFAULT_TEST_SEED",
     "TEST_STREAM_KEY",
     "batch_from_dataset",
+    "dataset_format",
     "round_matrices",
     "rounding_ceiling",
     "test_set",
     "test_set_rng",
     "to_dataset",
+    "write_dataset",
 ]
 
 DEFAULT_TEST_SEED = 2022
@@ -87,8 +91,9 @@ def to_dataset(
     input_encoding: str | None = None,
     output_encoding: str | None = None,
     batch: ProblemBatch | None = None,
+    tokens: bool = True,
 ) -> Any:
-    """A test set as a `datasets.Dataset`: numbers and token strings (save with ``.to_parquet(path)``).
+    """A test set as a `datasets.Dataset`: numbers and token strings (save with `write_dataset` or ``.to_parquet``).
 
     Args:
         problem: A problem, a name, or a `config_dict()`.
@@ -97,39 +102,39 @@ def to_dataset(
         seed (`int`, *optional*): Test-set seed (default `DEFAULT_TEST_SEED`).
         input_encoding (`str`, *optional*): Encoding of ``input_tokens`` (default: `encoding`).
         output_encoding (`str`, *optional*): Encoding of ``target_tokens`` (default: `encoding`).
-        batch (`ProblemBatch`, *optional*): Export these examples instead of the test set (`size`, `seed` unused).
+        batch (`ProblemBatch`, *optional*): Export these examples instead of the test set (`size` unused; `seed` is
+            only recorded in the description).
+        tokens (`bool`, *optional*, defaults to `True`): Write the token columns; without them the encodings are
+            unused (and recorded as `None`).
 
     Returns:
         `datasets.Dataset` with columns ``input`` and ``target`` (lists of rows of float64, exact),
-        ``input_tokens`` and ``target_tokens`` (e.g. ``"V2 V1 + 314 E-2 - 500 E-3"``, without task token) and
-        ``task`` (the task token, or `None`). ``info.description`` holds the problem, seed and encodings as JSON.
+        ``input_tokens`` and ``target_tokens`` (e.g. ``"V2 V1 + 314 E-2 - 500 E-3"``, without task token; only with
+        `tokens`) and ``task`` (the task token, or `None`). ``info.description`` holds the problem, seed and encodings
+        as JSON.
     """
     import datasets
 
     problem = get_problem(problem)
     if batch is None:
         batch = test_set(problem, size=size, seed=seed)
-    enc_in = get_encoding(input_encoding or encoding).name
-    enc_out = get_encoding(output_encoding or encoding).name
+    enc_in = get_encoding(input_encoding or encoding).name if tokens else None
+    enc_out = get_encoding(output_encoding or encoding).name if tokens else None
     n = len(batch)
     tasks = batch.tasks if batch.tasks is not None else [problem.task_token] * n
-    data = {
+    matrix = datasets.List(datasets.List(datasets.Value("float64")))
+    data: dict[str, list] = {
         "input": [np.asarray(m).tolist() for m in batch.inputs],
         "target": [np.asarray(m).tolist() for m in batch.targets],
-        "input_tokens": _token_strings(batch.inputs, enc_in),
-        "target_tokens": _token_strings(batch.targets, enc_out),
-        "task": tasks,
     }
-    matrix = datasets.List(datasets.List(datasets.Value("float64")))
-    features = datasets.Features(
-        {
-            "input": matrix,
-            "target": matrix,
-            "input_tokens": datasets.Value("string"),
-            "target_tokens": datasets.Value("string"),
-            "task": datasets.Value("string"),
-        }
-    )
+    columns: dict[str, Any] = {"input": matrix, "target": matrix}
+    if tokens:
+        data["input_tokens"] = _token_strings(batch.inputs, enc_in)
+        data["target_tokens"] = _token_strings(batch.targets, enc_out)
+        columns |= {"input_tokens": datasets.Value("string"), "target_tokens": datasets.Value("string")}
+    data["task"] = tasks
+    columns["task"] = datasets.Value("string")
+    features = datasets.Features(columns)
     description = {
         "problem": problem.config_dict(),
         "seed": DEFAULT_TEST_SEED if seed is None else seed,
@@ -140,6 +145,69 @@ def to_dataset(
     }
     info = datasets.DatasetInfo(description=json.dumps(description), features=features)
     return datasets.Dataset.from_dict(data, features=features, info=info)
+
+
+DATASET_FORMATS = {".parquet": "parquet", ".jsonl": "jsonl"}
+"""File formats of `write_dataset`, by file suffix."""
+
+METADATA_KEY = b"linalg_transformers"
+"""Key of the dataset's description (problem, seed, encodings, fingerprint) in a parquet file's schema metadata."""
+
+
+def dataset_format(path: str | Path, format: str | None = None) -> str:
+    """The format of a dataset file: `format` if given, else from the suffix (``.parquet`` or ``.jsonl``).
+
+    Raises:
+        ValueError: for an unknown format or suffix.
+    """
+    formats = sorted(set(DATASET_FORMATS.values()))
+    if format is not None:
+        if format not in formats:
+            raise ValueError(f"unknown dataset format {format!r}; valid: {', '.join(formats)}")
+        return format
+    suffix = Path(path).suffix.lower()
+    if suffix not in DATASET_FORMATS:
+        raise ValueError(
+            f"cannot tell the format of {str(path)!r} from its suffix; name it *.parquet or *.jsonl, or give the "
+            f"format ({', '.join(formats)})"
+        )
+    return DATASET_FORMATS[suffix]
+
+
+def write_dataset(
+    dataset: Any, path: str | Path, format: str | None = None, metadata: dict[str, Any] | None = None
+) -> str:
+    """Write a dataset made by `to_dataset` to a parquet or JSON-lines file, numbers exact.
+
+    Args:
+        dataset (`datasets.Dataset`): The examples.
+        path (`str` or `Path`): The file (its parent folders are created).
+        format (`str`, *optional*): ``"parquet"`` or ``"jsonl"``; by default from the suffix of `path`.
+        metadata (`dict`, *optional*): JSON-able description stored in a parquet file's schema metadata under
+            `METADATA_KEY` (default: the dataset's ``info.description``); JSON lines carry no metadata.
+
+    Returns:
+        `str`: the format written.
+    """
+    import pyarrow.parquet as pq
+
+    fmt = dataset_format(path, format)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        if dataset._indices is not None:  # a selection of rows: write those rows, not the underlying table
+            dataset = dataset.flatten_indices()
+        table = dataset.data.table  # keeps datasets' own schema metadata, so `Dataset.from_parquet` restores features
+        description = json.dumps(metadata) if metadata is not None else dataset.info.description or "{}"
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), METADATA_KEY: description.encode()})
+        pq.write_table(table, path)
+    else:  # one JSON object per line; Python's float repr round-trips exactly (pandas' to_json rounds to 10 digits)
+        with path.open("w") as f:
+            for rows in dataset.iter(batch_size=1024):
+                keys = list(rows)
+                for values in zip(*rows.values()):
+                    f.write(json.dumps(dict(zip(keys, values))) + "\n")
+    return fmt
 
 
 def batch_from_dataset(dataset: Any, problem: BaseProblem | str | dict[str, Any]) -> ProblemBatch:
