@@ -41,7 +41,12 @@ from transformers import (
 
 from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer
 from linalg_transformers.data import MatrixDataCollator, ProblemStream, sequence_lengths, tokenize_examples
-from linalg_transformers.evaluation import TOLERANCES, evaluate_model, format_accuracy_table
+from linalg_transformers.evaluation import (
+    TOLERANCES,
+    distribution_variants,
+    evaluate_test_sets,
+    format_accuracy_table,
+)
 from linalg_transformers.hardware import default_mixed_precision
 from linalg_transformers.numeric_init import apply_numeric_init
 from linalg_transformers.problems import get_problem, test_set
@@ -388,24 +393,19 @@ def final_report(
 ) -> None:
     """Evaluate on the fixed test set (and any extra distributions); write results, the table and the plot."""
     model.eval()
-    rows: dict[str, dict[str, float]] = {}
     sets = {"test": problem}
-    for dist in (args.extra_test_distributions or "").split(","):
-        if dist.strip():
-            sets[dist.strip()] = get_problem(args.problem, **{**problem_options(args), "eigen_distribution": dist})
-    autocast = torch.bfloat16 if args.bf16 else None
-    for name, prob in sets.items():
-        data = test_set(prob, size=args.final_eval_size, seed=args.test_seed)
-        result = evaluate_model(
-            model,
-            tokenizer,
-            prob,
-            data.inputs,
-            tasks=getattr(data, "tasks", None),
-            batch_size=args.per_device_eval_batch_size,
-            autocast_dtype=autocast,
-        )
-        rows[name] = result.metrics
+    extra = [d.strip() for d in (args.extra_test_distributions or "").split(",") if d.strip()]
+    if extra:
+        sets |= distribution_variants(problem, extra)
+    rows = evaluate_test_sets(
+        model,
+        tokenizer,
+        sets,
+        size=args.final_eval_size,
+        seed=args.test_seed,
+        batch_size=args.per_device_eval_batch_size,
+        autocast_dtype=torch.bfloat16 if args.bf16 else None,
+    )
 
     info = {
         "examples_seen": steps * examples_per_step,
