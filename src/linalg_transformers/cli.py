@@ -13,12 +13,16 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .evaluation import add_evaluate_command
 from .hub import add_hub_commands
+from .problems.commands import add_generate_command
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "main"]
 
 COMMAND_GROUPS: list[Callable[[Any], None]] = [
     add_hub_commands,  # publish, publish-metric, install-checkpoints
+    add_generate_command,  # generate (problems/commands.py)
+    add_evaluate_command,  # evaluate (evaluation.py)
 ]
 """Registration functions of the subcommand groups, in the order they appear in ``--help``."""
 
