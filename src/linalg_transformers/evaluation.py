@@ -335,7 +335,7 @@ examples:
 
 The table gives the share of test problems answered within each tolerance (relative error, the problem's own check
 on the input as the model saw it) and the share of well-formed answers. The fixed test sets are those of every
-accuracy this project reports ({DEFAULT_TEST_SEED} is the default seed); --ood adds one row per eigenvalue
+accuracy this project reports ({DEFAULT_TEST_SEED} is the default seed); --ood adds one row per other eigenvalue
 distribution ({", ".join(available_eigen_distributions())})."""
 
 
@@ -361,7 +361,7 @@ def add_evaluate_command(subparsers: Any) -> None:
     p.add_argument("--num-beams", type=int, default=1, help="beam size; 1 is greedy, the paper's setting (default 1)")
     ood = p.add_mutually_exclusive_group()
     ood.add_argument(
-        "--ood", action="store_true", help="also a test set per eigenvalue distribution (symmetric problems)"
+        "--ood", action="store_true", help="also a test set per other eigenvalue distribution (symmetric problems)"
     )
     ood.add_argument("--distributions", metavar="A,B", help="also test sets with these eigenvalue distributions")
     p.add_argument("--json", metavar="OUT", help="also write the results (every metric) to this JSON file")
@@ -397,9 +397,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if name is None:
         raise ValueError(f"model {args.model!r} records no training problem (config.training_problem); pass --problem")
     problem = problem_from_arguments(name, args, base=trained_on)
+    max_input, max_label = sequence_lengths(problem, tokenizer)
+    longest = max(max_input, max_label + 1)  # the decoder also reads its start token
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions is not None and longest > positions:
+        raise ValueError(
+            f"{describe_problem(problem)} needs sequences of up to {longest} tokens with "
+            f"{tokenizer.input_encoding} -> {tokenizer.output_encoding}; the model has {positions} positions "
+            f"(trained on {trained_on.get('name', 'an unrecorded problem')}, dim={trained_on.get('dim', '?')})"
+        )
     sets = {"test": problem}
-    if args.ood:
-        sets |= distribution_variants(problem, available_eigen_distributions())
+    if args.ood:  # the variant equal to the test set (its own distribution) would repeat the "test" row
+        variants = distribution_variants(problem, available_eigen_distributions())
+        sets |= {name: variant for name, variant in variants.items() if variant != problem}
     elif args.distributions:
         sets |= distribution_variants(problem, [d for d in args.distributions.split(",") if d.strip()])
     seed = DEFAULT_TEST_SEED if args.seed is None else args.seed
