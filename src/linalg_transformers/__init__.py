@@ -1,7 +1,7 @@
 """linalg-transformers: seq2seq transformers that learn linear algebra on tokenized numbers.
 
 Importing the package registers the `matrix_seq2seq` model type with `AutoConfig`, `AutoModel`,
-`AutoModelForSeq2SeqLM` and `AutoTokenizer`.
+`AutoModelForSeq2SeqLM` and `AutoTokenizer`, and the pipeline tasks (``matrix-eigen``, ...) with `PIPELINE_REGISTRY`.
 """
 
 from transformers import AutoTokenizer
@@ -33,3 +33,8 @@ from .metrics import load_matrix_accuracy  # noqa: E402
 from .problems import available_problems, get_problem, register_problem, test_set, to_dataset  # noqa: E402
 
 __all__ += ["available_problems", "get_problem", "load_matrix_accuracy", "register_problem", "test_set", "to_dataset"]
+
+# Pipelines (tracker issue 6): importing the module registers the tasks with PIPELINE_REGISTRY.
+from .pipeline_matrix import PIPELINES, MatrixPipeline  # noqa: E402
+
+__all__ += ["MatrixPipeline", "PIPELINES"]

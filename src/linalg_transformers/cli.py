@@ -15,12 +15,14 @@ from typing import Any
 
 from .evaluation import add_evaluate_command
 from .hub import add_hub_commands
+from .pipeline_commands import add_pipeline_commands
 from .problems.commands import add_generate_command
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "main"]
 
 COMMAND_GROUPS: list[Callable[[Any], None]] = [
     add_hub_commands,  # publish, publish-metric, install-checkpoints
+    add_pipeline_commands,  # solve
     add_generate_command,  # generate (problems/commands.py)
     add_evaluate_command,  # evaluate (evaluation.py)
 ]

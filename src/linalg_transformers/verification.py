@@ -35,6 +35,7 @@ __all__ = [
     "TransposeCheck",
     "batched_inverse",
     "identity_deviation",
+    "invariant_errors",
     "is_correct",
     "normalize_signs",
     "prediction_array",
@@ -155,6 +156,33 @@ def square_size(input_shape: tuple[int, int], what: str) -> int:
     if input_shape[0] != input_shape[1]:
         raise ValueError(f"{what}: inputs are square matrices; got shape {input_shape}")
     return input_shape[0]
+
+
+def invariant_errors(inputs: np.ndarray, values: np.ndarray, trace: bool = True) -> dict[str, np.ndarray]:
+    """Eigenvalues or singular values checked against invariants of their matrix, without solving it.
+
+    Necessary conditions for a right answer, not sufficient ones (any values with the right sum and sum of squares
+    pass): ``trace_error = |tr M - sum(l)| / sum|l|`` (eigenvalues of a symmetric matrix; below about ``t`` for an
+    answer correct at tolerance ``t``) and ``frobenius_error = | |M|_F - sqrt(sum l^2) | / |M|_F`` (eigenvalues of a
+    symmetric matrix and singular values of any matrix).
+
+    Args:
+        inputs (`np.ndarray` of shape `(batch, n, m)`): The matrices.
+        values (`np.ndarray` of shape `(batch, k)`): Their predicted eigenvalues (``n == m``) or singular values.
+        trace (`bool`, *optional*, defaults to `True`): Also check the trace (eigenvalues only).
+
+    Returns:
+        `dict[str, np.ndarray]`: ``trace_error`` (with `trace`) and ``frobenius_error``, each of shape `(batch,)`.
+    """
+    out = {}
+    with np.errstate(all="ignore"):
+        if trace:
+            out["trace_error"] = ratio(
+                np.abs(np.trace(inputs, axis1=1, axis2=2) - values.sum(axis=1)), np.abs(values).sum(axis=1)
+            )
+        norm = np.sqrt((inputs**2).sum(axis=(1, 2)))
+        out["frobenius_error"] = ratio(np.abs(norm - np.sqrt((values**2).sum(axis=1))), norm)
+    return out
 
 
 # --------------------------------------------------------------------------------------- scoring a batch
