@@ -26,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import sequence_lengths
-from .hardware import cpu_has_amx, default_mixed_precision
+from .hardware import cpu_bf16_is_faster, default_mixed_precision
 from .problems.base import TOLERANCES
 from .problems.distributions import available_eigen_distributions
 from .problems.registry import get_problem
@@ -309,12 +309,12 @@ def _device(name: str) -> torch.device:
 
 
 def _precision(name: str, device: torch.device) -> str:
-    """``"bf16"`` or ``"fp32"``; ``"auto"`` is bf16 where `hardware` finds it fast (CUDA with bf16, CPU with AMX)."""
+    """``"bf16"`` or ``"fp32"``; ``"auto"`` is bf16 where `hardware` finds it fast (CUDA with bf16, or measured)."""
     if name != "auto":
         return name
     if device.type == "cuda":
         return "bf16" if default_mixed_precision() == "bf16" else "fp32"
-    return "bf16" if device.type == "cpu" and cpu_has_amx() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_bf16_is_faster() else "fp32"
 
 
 def _json_safe(value: Any) -> Any:
@@ -369,7 +369,7 @@ def add_evaluate_command(subparsers: Any) -> None:
         "--precision",
         choices=["auto", "bf16", "fp32"],
         default="auto",
-        help="bf16 autocast or fp32; auto: bf16 on CUDA with bf16 and on CPUs with AMX (default auto)",
+        help="bf16 autocast or fp32; auto: bf16 on CUDA with bf16 and on CPUs where it measured faster (default auto)",
     )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available, else cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
