@@ -125,6 +125,15 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+def _shortest(answer: np.ndarray) -> np.ndarray:
+    """Decoded numbers without float noise (``197 E-1`` decodes to 19.700000000000003; this gives 19.7).
+
+    15 significant digits change a value by at most 5e-15 relative, far below the encodings' three digits; the answer
+    is checked after this, so the check describes exactly the numbers returned.
+    """
+    return np.array([float(f"{v:.15g}") for v in answer.ravel()]).reshape(answer.shape)
+
+
 def _descending(values: np.ndarray) -> np.ndarray:
     """Indices sorting `values` in descending order (stable: equal values keep the model's order)."""
     return np.argsort(-values, kind="stable")
@@ -261,22 +270,22 @@ class MatrixPipeline(Pipeline):
         """
         x = self.validate(inputs)
         out_shape = self.check.output_shape(x.shape)
-        self._warn_if_out_of_distribution(x)
         enc = self.tokenizer.prepare_batch(x[None], return_tensors="pt")
         positions = self.model.config.max_position_embeddings
         length = int(enc["attention_mask"].sum())
         if length > positions:
             raise ValueError(
-                f"{self.name}: a {x.shape[0]}x{x.shape[1]} matrix takes {length} input positions; this model reads at "
-                f"most {positions} (max_position_embeddings){self._trained_on()}"
+                f"{self.name}: the {x.shape[0]}x{x.shape[1]} matrix takes {length} input positions; this model reads "
+                f"at most {positions} (max_position_embeddings){self._trained_on()}"
             )
         budget = get_encoding(self.tokenizer.output_encoding).sequence_length(*out_shape) + 1
         if budget + 1 > positions:
             raise ValueError(
-                f"{self.name}: the answer to a {x.shape[0]}x{x.shape[1]} matrix is {out_shape[0]}x{out_shape[1]}, "
+                f"{self.name}: the answer to the {x.shape[0]}x{x.shape[1]} matrix is {out_shape[0]}x{out_shape[1]}, "
                 f"{budget + 1} output positions; this model writes at most {positions} (max_position_embeddings)"
                 f"{self._trained_on()}"
             )
+        self._warn_if_out_of_distribution(x)
         return {
             "input_ids": enc["input_ids"],
             "attention_mask": enc["attention_mask"],
@@ -312,16 +321,14 @@ class MatrixPipeline(Pipeline):
         x = x.reshape(x.shape[-2:])
         out_shape = self.check.output_shape(x.shape)
         answers = [
-            None if m is None or m.shape != out_shape else self.arrange(x, m)
+            None if m is None or m.shape != out_shape else self.arrange(x, _shortest(m))
             for m in self.tokenizer.decode_matrices(ids).matrices
         ]
         inputs = np.broadcast_to(x, (len(answers), *x.shape))
         errors, valid = self.check.verify(inputs, answers)
         best = int(np.argmin(errors))  # the first (highest-scored) beam among equals; 0 without rerank
         answer, error = answers[best], float(errors[best])
-        result: dict[str, Any] = (
-            self.fields(x, answer) if valid[best] else dict.fromkeys(self.field_names)  # type: ignore[arg-type]
-        )
+        result: dict[str, Any] = self.fields(x, answer) if valid[best] else dict.fromkeys(self.field_names)
         result["valid"] = bool(valid[best])
         result["error"] = _finite_or_none(error) if valid[best] else None
         result["correct_at"] = {_tolerance_label(t): bool(is_correct(np.array([error]), t)[0]) for t in TOLERANCES}
