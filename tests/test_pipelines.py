@@ -414,6 +414,9 @@ def test_far_from_the_training_distribution_warns_naming_it(solvers, monkeypatch
     monkeypatch.setattr(transpose.model.config, "training_problem", {"name": "transpose", "dim": [2, 4]})
     with pytest.warns(UserWarning, match=r"dimensions 3 != 2, but the model was trained on n = m"):
         transpose(np.ones((3, 2)))
+    monkeypatch.setattr(transpose.model.config, "training_problem", {"name": "cotraining", "dim": 3})
+    with pytest.warns(UserWarning, match="the model was trained on 'cotraining', not on transpose"):
+        transpose(GENERAL)
     monkeypatch.setattr(transpose.model.config, "training_problem", None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing recorded, nothing to compare with

@@ -56,7 +56,8 @@ an odd number of columns for ``[A | B]``), a non-symmetric matrix for ``matrix-e
 on symmetric ones; pass ``(M + M.T) / 2`` for those of the symmetric part), a size the vocabulary cannot write (more
 than 100 rows or columns, in the input or the answer) or longer than the model's positions, and values outside the
 input encoding's range. A size or a coefficient scale far from the model's training distribution
-(``model.config.training_problem``) gives a `UserWarning` naming that distribution.
+(``model.config.training_problem``), or a model trained on another problem, gives a `UserWarning` naming that
+distribution. Co-training models (task tokens) are not supported yet: the pipelines write no task token.
 
 This module travels with a model as Hub remote code, so it imports only flat sibling modules of the package.
 """
@@ -405,6 +406,8 @@ class MatrixPipeline(Pipeline):
         if tp is None:
             return
         reasons = []
+        if tp.get("name") not in self.problems:  # e.g. a transposition model, or co-training (task tokens unwritten)
+            reasons.append(f"the model was trained on {tp.get('name')!r}, not on {' or '.join(self.problems)}")
         n, m = self.check.dims(x.shape)
         dim = tp.get("dim")
         if isinstance(dim, int | list | tuple):
