@@ -298,7 +298,31 @@ def test_rerank_returns_the_candidate_with_the_lowest_residual(solvers, monkeypa
     np.testing.assert_allclose(out["inverse"], inverse, rtol=6e-3)
 
     two = solver(x, verify_rerank=True, num_beams=2)["rerank"]
-    assert two == {"candidates": 2, "chosen": 1, "errors": out["rerank"]["errors"][:2]}
+    assert two == {"candidates": 2, "chosen": 1, "ranked_by": "error", "errors": out["rerank"]["errors"][:2]}
+
+
+def test_eigenvalue_rerank_uses_the_invariants_never_the_solution(solvers, monkeypatch):
+    """Eigenvalues have no property check: rerank ranks by trace and Frobenius consistency, not by numpy's answer.
+
+    The candidates: 1% off everywhere (closest to numpy, but off in trace and norm), and a wrong answer with exactly
+    the right sum and sum of squares (a rotation of the deviations from the mean, which keeps both). Rerank takes the
+    consistent one, although `error` (the comparison with numpy, reported for every candidate) says it is worse.
+    """
+    solver, x = solvers["matrix-eigen"], SYMMETRIC
+    values = np.linalg.eigvalsh(x)[::-1]
+    mean, dev = values.mean(), values - values.mean()
+    basis = np.linalg.qr(np.stack([np.ones(3), dev, np.array([1.0, -2.0, 0.5])], axis=1))[0]
+    a, b = basis[:, 1] @ dev, basis[:, 2] @ dev  # dev in the plane orthogonal to (1, 1, 1)
+    turned = (
+        mean + basis[:, 1] * (a * np.cos(2.0) - b * np.sin(2.0)) + basis[:, 2] * (a * np.sin(2.0) + b * np.cos(2.0))
+    )
+    near = 1.01 * values
+    monkeypatch.setattr(solver.model, "generate", Scripted(lambda m: [near[:, None], turned[:, None]]))
+    out = solver(x, verify_rerank=True, num_beams=2)
+    assert out["rerank"]["ranked_by"] == "consistency" and out["rerank"]["chosen"] == 1
+    assert out["rerank"]["errors"][1] > out["rerank"]["errors"][0]  # numpy would have chosen the other
+    assert max(out["consistency"].values()) < 5e-3  # 3 significant digits
+    np.testing.assert_allclose(sorted(out["eigenvalues"]), sorted(turned), rtol=6e-3)
 
 
 def test_rerank_by_the_eigenvector_property(solvers, monkeypatch):

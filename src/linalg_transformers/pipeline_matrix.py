@@ -46,8 +46,10 @@ rounded to its input encoding's three significant digits.
 
 **Options** (at construction or per call): ``num_beams`` (beam search; 1, greedy, by default), ``max_new_tokens``
 (default: the length of the expected answer), and ``verify_rerank=True``: decode ``num_beams`` beam candidates
-(default `DEFAULT_RERANK_BEAMS`, at least 2) and return the one with the lowest ``error`` (ties: the higher beam). For
-``matrix-eigen`` and ``matrix-singular-values`` that ranks by the comparison with numpy's answer.
+(default `DEFAULT_RERANK_BEAMS`, at least 2) and return the one that best satisfies the check (ties: the higher beam):
+the lowest ``error`` for the tasks with a property check or a cheap exact answer, and for ``matrix-eigen`` and
+``matrix-singular-values``, which have neither, the lowest of the ``consistency`` invariants (the largest of the
+trace and Frobenius errors): rerank never asks numpy for the answer it is choosing between.
 
 **Bad input** raises a `ValueError` naming the task and what is wrong: not a matrix, ragged rows, strings, NaN or
 infinity, complex numbers, a shape the problem does not take (non-square for eigenvalues, eigenvectors and inverse;
@@ -327,7 +329,9 @@ class MatrixPipeline(Pipeline):
         ]
         inputs = np.broadcast_to(x, (len(answers), *x.shape))
         errors, valid = self.check.verify(inputs, answers)
-        best = int(np.argmin(errors))  # the first (highest-scored) beam among equals; 0 without rerank
+        consistency = self._consistency(x, answers, valid)
+        ranking = errors if not consistency else np.max(np.stack(list(consistency.values())), axis=0)
+        best = int(np.argmin(ranking))  # the first (highest-scored) beam among equals; 0 without rerank
         answer, error = answers[best], float(errors[best])
         result: dict[str, Any] = self.fields(x, answer) if valid[best] else dict.fromkeys(self.field_names)
         result["valid"] = bool(valid[best])
@@ -337,16 +341,38 @@ class MatrixPipeline(Pipeline):
         if self.invariants:
             result["consistency"] = None
             if valid[best]:
-                checked = invariant_errors(x[None], answer[None, :, 0], trace="trace" in self.invariants)
-                result["consistency"] = {k: _finite_or_none(float(v[0])) for k, v in checked.items()}
+                result["consistency"] = {k: _finite_or_none(float(v[best])) for k, v in consistency.items()}
         result["generated"] = self.tokenizer.decode(ids[best], skip_special_tokens=True)
         if len(answers) > 1:
             result["rerank"] = {
                 "candidates": len(answers),
                 "chosen": best,
+                "ranked_by": "consistency" if consistency else "error",
                 "errors": [_finite_or_none(e) if ok else None for e, ok in zip(errors.tolist(), valid)],
             }
         return result
+
+    def _consistency(
+        self, x: np.ndarray, answers: list[np.ndarray | None], valid: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """The `invariants` of every candidate (infinite where not valid); empty for tasks without invariants.
+
+        Args:
+            x (`np.ndarray` of shape `(rows, cols)`): The input.
+            answers (`list`): The decoded candidates, ``None`` where not well formed.
+            valid (`np.ndarray` of shape `(candidates,)`): Which candidates are well formed.
+
+        Returns:
+            `dict[str, np.ndarray]`: invariant name -> errors of shape `(candidates,)`.
+        """
+        if not self.invariants:
+            return {}
+        k = self.check.output_shape(x.shape)[0]
+        values = np.stack([a[:, 0] if ok else np.zeros(k) for a, ok in zip(answers, valid)])
+        checked = invariant_errors(
+            np.broadcast_to(x, (len(answers), *x.shape)), values, trace="trace" in self.invariants
+        )
+        return {name: np.where(valid, err, np.inf) for name, err in checked.items()}
 
     # ------------------------------------------------------------------------------------------ validation
     def validate(self, inputs: Any) -> np.ndarray:
