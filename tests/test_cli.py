@@ -83,6 +83,18 @@ def test_top_level_help_lists_every_command(capsys):
         assert command in out
 
 
+def test_top_level_examples_are_commands_that_parse(capsys):
+    import shlex
+
+    code, out, _ = run(["--help"], capsys)
+    examples = [line.split("#")[0].strip() for line in out.splitlines() if line.startswith("  linalg-transformers ")]
+    assert [e.split()[1] for e in examples][:4] == ["install-checkpoints", "solve", "generate", "evaluate"]
+    parser = cli.build_parser()
+    for example in examples:
+        args = parser.parse_args(shlex.split(example)[1:])  # exits (SystemExit) if the syntax were wrong
+        assert callable(args.func), example
+
+
 def test_every_subcommand_has_a_help_page(capsys):
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command").choices

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .cli_help import HelpFormatter
 from .evaluation import add_evaluate_command
 from .hub import add_hub_commands
 from .pipeline_commands import add_pipeline_commands
@@ -21,12 +22,24 @@ from .problems.commands import add_generate_command
 __all__ = ["COMMAND_GROUPS", "build_parser", "main"]
 
 COMMAND_GROUPS: list[Callable[[Any], None]] = [
-    add_hub_commands,  # publish, publish-metric, install-checkpoints
-    add_pipeline_commands,  # solve
+    add_pipeline_commands,  # solve (pipeline_commands.py)
     add_generate_command,  # generate (problems/commands.py)
     add_evaluate_command,  # evaluate (evaluation.py)
+    add_hub_commands,  # publish, publish-metric, install-checkpoints (hub.py)
 ]
-"""Registration functions of the subcommand groups, in the order they appear in ``--help``."""
+"""Registration functions of the subcommand groups, in the order they appear in ``--help`` (everyday jobs first)."""
+
+EPILOG = """\
+examples:
+  linalg-transformers install-checkpoints                  # released models into the HF cache (offline use)
+  linalg-transformers solve --task matrix-eigen '[[2, 1], [1, 3]]'         # default model linalg/eigen-p1000
+  linalg-transformers generate eigenvalues --size 10000 --output eig.parquet
+  linalg-transformers evaluate linalg/eigen-p1000 --size 1000 --ood
+  linalg-transformers publish runs/eigen-p1000 linalg/eigen-p1000 --local-dir out/
+
+Training is a script, not a subcommand: accelerate launch training/train.py --config training/configs/NAME.yaml.
+Run "linalg-transformers COMMAND --help" for a command's options.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="linalg-transformers",
         description="Seq2seq transformers that do linear algebra on tokenized numbers (Charton, 2022).",
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in COMMAND_GROUPS:
