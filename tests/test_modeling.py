@@ -13,10 +13,12 @@ import pytest
 import torch
 from safetensors import safe_open
 from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from linalg_transformers._registration import register_model_classes
 from linalg_transformers.configuration_matrix_seq2seq import MatrixSeq2SeqConfig
 from linalg_transformers.modeling_matrix_seq2seq import (
+    CACHE_NAME,
     MatrixSeq2SeqForConditionalGeneration,
     MatrixSeq2SeqModel,
     shift_tokens_right,
@@ -271,7 +273,8 @@ def test_resize_position_embeddings(tmp_path):
 # ---------------------------------------------------------------------------------------------- cache and generate
 @pytest.mark.parametrize("variant", ["default", "looped", "pre_ln_input_query_looped", "small_decoder_vocab_shared"])
 @pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
-def test_incremental_decoding_matches_full_forward(variant, attn_implementation):
+@pytest.mark.parametrize("cache_argument", ["past_key_values", "cache"])  # the 5.23 and the 5.24 name, both accepted
+def test_incremental_decoding_matches_full_forward(variant, attn_implementation, cache_argument):
     model = tiny_model(**VARIANTS[variant])
     model.set_attn_implementation(attn_implementation)
     input_ids, attention_mask, labels = padded_batch(model.config)
@@ -285,19 +288,33 @@ def test_incremental_decoding_matches_full_forward(variant, attn_implementation)
             encoder_outputs=encoder_outputs,
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids[:, t : t + 1],
-            past_key_values=past,
             use_cache=True,
+            **{cache_argument: past},
         )
-        past = out.past_key_values
+        past = getattr(out, CACHE_NAME)
         steps.append(out.logits)
     assert past.get_seq_length() == decoder_input_ids.shape[1]
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
 
     # Two new positions at once after a cached prefix (masks must not assume an empty cache).
     context = {"encoder_outputs": encoder_outputs, "attention_mask": attention_mask, "use_cache": True}
-    past = model(decoder_input_ids=decoder_input_ids[:, :3], **context).past_key_values
-    chunk = model(decoder_input_ids=decoder_input_ids[:, 3:5], past_key_values=past, **context).logits
+    past = getattr(model(decoder_input_ids=decoder_input_ids[:, :3], **context), CACHE_NAME)
+    chunk = model(decoder_input_ids=decoder_input_ids[:, 3:5], **{cache_argument: past}, **context).logits
     torch.testing.assert_close(chunk, full[:, 3:5], atol=1e-5, rtol=1e-5)
+
+
+def test_cache_argument_names():
+    model = tiny_model()
+    input_ids, attention_mask, labels = padded_batch(model.config)
+    decoder_input_ids = shift_tokens_right(labels, PAD, START)
+    out = model(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids)
+    # The cache is returned under the installed transformers' field name (`cache` from 5.24, `past_key_values` before).
+    assert CACHE_NAME in out and out[CACHE_NAME].get_seq_length() == decoder_input_ids.shape[1]
+    assert CACHE_NAME in model.config.keys_to_ignore_at_inference
+    assert getattr(model(input_ids=input_ids, labels=labels), CACHE_NAME) is None
+    both = {"cache": out[CACHE_NAME], "past_key_values": EncoderDecoderCache(DynamicCache(), DynamicCache())}
+    with pytest.raises(ValueError, match="not both"):
+        model(input_ids=input_ids, decoder_input_ids=decoder_input_ids[:, :1], **both)
 
 
 def _generate(model, input_ids, attention_mask, **kwargs):
