@@ -41,3 +41,12 @@ def test_the_real_measurement_runs_and_is_cached():
     assert isinstance(first, bool)
     assert hardware.cpu_bf16_is_faster() is first
     assert hardware.default_mixed_precision() in ("bf16", "no", "fp16")
+
+
+def test_tune_malloc_is_accepted_by_glibc():
+    import platform
+
+    result = hardware.tune_malloc()
+    assert isinstance(result, bool)
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert result

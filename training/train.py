@@ -47,7 +47,7 @@ from linalg_transformers.evaluation import (
     evaluate_test_sets,
     format_accuracy_table,
 )
-from linalg_transformers.hardware import default_mixed_precision
+from linalg_transformers.hardware import default_mixed_precision, tune_malloc
 from linalg_transformers.numeric_init import apply_numeric_init
 from linalg_transformers.problems import get_problem, test_set
 from linalg_transformers.problems.test_sets import round_matrices
@@ -105,6 +105,10 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
     )
     resume: bool = field(default=True, metadata={"help": "Resume from the last complete checkpoint in output_dir."})
     mixed_precision: str = field(default="auto", metadata={"help": "auto, bf16, fp16 or no (auto: see hardware.py)."})
+    malloc_tuning: bool = field(
+        default=True,
+        metadata={"help": "Keep freed memory in the process (glibc; hardware.tune_malloc): fewer page faults."},
+    )
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
@@ -298,6 +302,8 @@ def plot_curves(metrics_path: Path, out_path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one experiment; returns the exit code."""
     args = parse_arguments(argv)
+    if args.malloc_tuning:
+        tune_malloc()
     logging.basicConfig(level=logging.INFO if args.process_index == 0 else logging.WARNING, format="%(message)s")
     set_seed(args.seed)
     output_dir = Path(args.output_dir)

@@ -13,13 +13,14 @@ CPU default is bf16 only where it won by a clear margin.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import time
 from pathlib import Path
 
 import torch
 
-__all__ = ["cpu_has_amx", "cpu_bf16_is_faster", "default_mixed_precision", "matmul_flops"]
+__all__ = ["cpu_has_amx", "cpu_bf16_is_faster", "default_mixed_precision", "matmul_flops", "tune_malloc"]
 
 BF16_MARGIN = 1.2
 """bf16 must be this many times faster than fp32 to become the CPU default (a near tie stays fp32: exact and safe)."""
@@ -76,3 +77,28 @@ def default_mixed_precision() -> str:
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "bf16" if cpu_bf16_is_faster() else "no"
+
+
+def tune_malloc() -> bool:
+    """Keep freed memory in the process (glibc): large tensors then reuse warm pages instead of page-faulting.
+
+    With glibc's defaults, every activation or gradient above the (dynamic) mmap threshold is a fresh ``mmap`` whose
+    pages fault in on first touch, then go back to the kernel when freed: a CPU training step pays that for every
+    large tensor. This sets ``M_MMAP_THRESHOLD`` to its maximum (32 MiB), ``M_TRIM_THRESHOLD`` to 2 GiB and
+    ``M_TOP_PAD`` to 256 MiB, the same as the environment variables ``MALLOC_MMAP_THRESHOLD_=33554432
+    MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_TOP_PAD_=268435456``. Call it once, early. Measured on the demo run
+    (5x5 transposition, one thread): 50 steps in 17 s instead of 21 s.
+
+    Returns:
+        `bool`: whether glibc accepted the three settings (`False` where the C library is not glibc).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    ok = mallopt(m_mmap_threshold, 32 << 20) == 1
+    ok &= mallopt(m_trim_threshold, (1 << 31) - 1) == 1
+    ok &= mallopt(m_top_pad, 256 << 20) == 1
+    return bool(ok)
