@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from linalg_transformers.configuration_matrix_seq2seq import MatrixSeq2SeqConfig
-from linalg_transformers.hardware import tune_malloc
+from linalg_transformers.hardware import matmul_flops, tune_malloc
 from linalg_transformers.modeling_matrix_seq2seq import MatrixSeq2SeqForConditionalGeneration
 
 SRC_LEN = 28  # 5x5 FP15 input: V5 V5 + 25 numbers, plus EOS
@@ -52,12 +52,6 @@ def best_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
-
-
-def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
-    """TFLOP/s of an n^3 matmul."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    return 2 * n**3 / best_time(lambda: a @ b, repeats) / 1e12
 
 
 def forward_flops(config: MatrixSeq2SeqConfig, src_len: int, tgt_len: int) -> float:
@@ -188,7 +182,7 @@ def main() -> None:
         f"{torch.backends.cpu.get_cpu_capability()}, malloc tuning {'on' if tuned else 'off'}"
     )
 
-    peaks = {"bf16": matmul_peak(torch.bfloat16), "fp32": matmul_peak(torch.float32)}
+    peaks = {"bf16": matmul_flops(torch.bfloat16) / 1e12, "fp32": matmul_flops(torch.float32) / 1e12}  # TFLOP/s
     print(f"matmul 2048^3: bf16 {peaks['bf16']:.2f} TFLOP/s, fp32 {peaks['fp32']:.2f} TFLOP/s\n")
 
     print("inference (greedy generate, 5x5 eigenvalues shapes):")
