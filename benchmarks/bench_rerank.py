@@ -5,13 +5,14 @@ Usage:
 
 Three rows, each the share of test problems whose answer passes the problem's own check at 5%, 2%, 1% and 0.5%:
 greedy decoding (the paper's evaluation), the top beam of a beam search of ``--num-beams``, and ``verify_rerank=True``
-(the beam candidate with the lowest check error). The pipeline reads the test inputs rounded to the model's input
+(the beam candidate the pipeline ranks best). The pipeline reads the test inputs rounded to the model's input
 encoding (what `evaluate_model` checks against), so the greedy row is the model's usual accuracy. The problem and its
 options default to the model's ``config.training_problem``.
 
-Reranking helps most where the answer is checked by a property (eigenvectors, inversion, SVD), since that needs no
-solver. For eigenvalues and singular values the check compares with numpy's answer, so the rerank row is an oracle's
-choice among the candidates. Beam search costs ``--num-beams`` times the greedy compute.
+Reranking helps most where the answer is checked by a property (eigenvectors, inversion, SVD) or compared with a cheap
+exact answer: the candidate with the lowest check error is kept. Eigenvalues and singular values have neither, so the
+pipeline ranks them by the trace and Frobenius invariants (``consistency``), never by numpy's answer (necessary
+conditions, not sufficient ones). Beam search costs ``--num-beams`` times the greedy compute.
 """
 
 from __future__ import annotations
