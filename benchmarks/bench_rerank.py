@@ -25,14 +25,16 @@ import numpy as np
 from transformers import AutoConfig, pipeline
 
 from linalg_transformers.evaluation import format_accuracy_table
+from linalg_transformers.hub import pipeline_tasks_for
 from linalg_transformers.pipeline_matrix import DEFAULT_RERANK_BEAMS, PIPELINES
 from linalg_transformers.problems import TOLERANCES, get_problem, test_set
+from linalg_transformers.problems.commands import NOT_PROBLEM_OPTIONS
 from linalg_transformers.problems.test_sets import round_matrices
 
 
 def task_for(problem_name: str) -> str:
-    """The pipeline task serving a problem (the class whose ``problems`` lists it)."""
-    tasks = [task for task, cls in PIPELINES.items() if problem_name in cls.problems]
+    """The pipeline task serving a problem (the class whose ``problems`` lists it, as `pipeline_tasks_for` finds)."""
+    tasks = pipeline_tasks_for(problem_name)
     if not tasks:
         raise ValueError(f"no pipeline serves problem {problem_name!r}")
     return tasks[0]
@@ -70,7 +72,7 @@ def measure_rerank(
     name = problem or trained.get("name")
     if name is None:
         raise ValueError(f"{model} records no training problem: pass --problem")
-    options = {k: v for k, v in trained.items() if k not in ("name", "input_encoding", "output_encoding")}
+    options = {k: v for k, v in trained.items() if k not in NOT_PROBLEM_OPTIONS}
     prob = get_problem(name, **(options if trained.get("name") == name else {}))
     task = task_for(prob.name)
     solver = pipeline(task, model=model, pipeline_class=PIPELINES[task])
