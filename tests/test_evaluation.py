@@ -6,8 +6,15 @@ import numpy as np
 import torch
 
 import linalg_transformers  # noqa: F401
-from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer
-from linalg_transformers.evaluation import TOLERANCES, evaluate_model, format_accuracy_table, generate_matrices
+from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer, evaluation
+from linalg_transformers.evaluation import (
+    TOLERANCES,
+    distribution_variants,
+    evaluate_model,
+    evaluate_test_sets,
+    format_accuracy_table,
+    generate_matrices,
+)
 from linalg_transformers.problems import get_problem, test_set
 
 
@@ -50,6 +57,26 @@ def test_generate_matrices_returns_candidates_per_problem():
     again = generate_matrices(model, tok, inputs, max_new_tokens=12, batch_size=2)
     for a, b in zip(greedy, again):  # batch composition does not change greedy answers
         assert (a[0] is None and b[0] is None) or np.array_equal(a[0], b[0])
+
+
+def test_evaluate_test_sets_runs_a_problem_listed_twice_once(monkeypatch):
+    tok = MatrixTokenizer(input_encoding="P1000", output_encoding="P1000")
+    model = tiny_model(tok)
+    problem = get_problem("eigenvalues", dim=2)
+    sets = {"test": problem, **distribution_variants(problem, ["semicircle", "laplace"])}  # semicircle == test
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["desc"])
+        return evaluate_model(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate_model", counting)
+    rows = evaluate_test_sets(model, tok, sets, size=6, batch_size=3)
+    assert calls == ["test", "laplace"]
+    assert list(rows) == ["test", "semicircle", "laplace"]
+    assert rows["semicircle"] == rows["test"] and rows["semicircle"] is not rows["test"]
+    data = test_set(problem, size=6)
+    assert rows["test"] == evaluate_model(model, tok, problem, data.inputs, batch_size=3).metrics
 
 
 def test_format_accuracy_table():
