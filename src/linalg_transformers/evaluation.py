@@ -279,7 +279,7 @@ def _pct(t: float) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ command line
-def load_model(name_or_path: str, device: str | torch.device = "cpu") -> tuple[Any, Any]:
+def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> tuple[Any, Any]:
     """A model and its tokenizer from a folder or a Hub id, in float32, in eval mode, on `device`.
 
     Raises:

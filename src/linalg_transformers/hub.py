@@ -57,7 +57,7 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub.utils.sha import git_hash
 from transformers.dynamic_module_utils import custom_object_save
 
-from .evaluation import TOLERANCES, evaluate_model, format_accuracy_table
+from .evaluation import TOLERANCES, evaluate_model, format_accuracy_table, load_model
 from .modeling_matrix_seq2seq import MatrixSeq2SeqForConditionalGeneration
 from .problems import get_problem, test_set
 from .problems.test_sets import DEFAULT_TEST_SEED
@@ -832,8 +832,7 @@ def build_model_repo(
     if runs_file is None and (cards_dir / f"{card}.runs.yaml").is_file():
         runs_file = cards_dir / f"{card}.runs.yaml"
 
-    model = MatrixSeq2SeqForConditionalGeneration.from_pretrained(output.path, dtype=torch.float32).eval()
-    tokenizer = MatrixTokenizer.from_pretrained(output.path)
+    model, tokenizer = load_model(output.path)
     problem_name = (model.config.training_problem or output.results["problem"])["name"]
     tasks = pipeline_tasks_for(problem_name, pipeline_tasks)
 
