@@ -503,6 +503,8 @@ def test_solve_prints_the_pipelines_json(eigen_folder, tmp_path, capsys, monkeyp
         (["--task", "matrix-eigen"], "give the matrix either as JSON"),
         (["--task", "matrix-eigen", "[[1, 2], [2, 1]]", "--file", "x.npy"], "give the matrix either as JSON"),
         (["--task", "matrix-eigen", "[[1, 2], [2"], "the matrix is not JSON"),
+        (["--task", "matrix-eigen", "--file", "no-such-file.npy"], "cannot read 'no-such-file.npy' as a .npy array"),
+        (["--task", "matrix-eigen", "--file", __file__], "as a .npy array"),
         (["--task", "matrix-eigen", "[[1, 2], [3, 4]]"], "matrix-eigen: the matrix is not symmetric"),
         (["--task", "matrix-inverse", "[[1, 2], [3, 4]]"], "matrix-inverse has no default model; pass --model"),
     ],

@@ -57,12 +57,16 @@ def read_matrix(matrix: str | None, file: str | None) -> Any:
     """The input of ``solve``: a JSON nested list (``"-"``: from stdin) or a ``.npy`` file.
 
     Raises:
-        ValueError: if both or neither are given, or the text is not JSON.
+        ValueError: if both or neither are given, the file cannot be read as a ``.npy`` array, or the text is not
+            JSON.
     """
     if (matrix is None) == (file is None):
         raise ValueError("give the matrix either as JSON (MATRIX, or '-' for stdin) or with --file X.npy")
     if file is not None:
-        return np.load(file, allow_pickle=False)
+        try:
+            return np.load(file, allow_pickle=False)
+        except (OSError, ValueError) as err:  # missing, unreadable, or not a .npy file (numpy's pickle fallback)
+            raise ValueError(f"cannot read {file!r} as a .npy array: {err}") from None
     text = sys.stdin.read() if matrix == "-" else matrix
     try:
         return json.loads(text)
