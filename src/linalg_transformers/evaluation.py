@@ -318,7 +318,7 @@ def _precision(name: str, device: torch.device) -> str:
 
 
 def _json_safe(value: Any) -> Any:
-    """NaN (e.g. the mean error when nothing is well formed) as `None`, so that the file is strict JSON."""
+    """NaN (e.g. the mean error when nothing is well formed) as `None`, infinity as ``"inf"``: strict JSON."""
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, float) and not math.isfinite(value):
