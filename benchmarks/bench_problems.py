@@ -22,12 +22,12 @@ import time  # noqa: E402
 
 from linalg_transformers.encodings import get_encoding  # noqa: E402
 from linalg_transformers.problems import TOLERANCES, available_problems, get_problem, rounding_ceiling  # noqa: E402
-from linalg_transformers.problems.base import _shape_groups  # noqa: E402
+from linalg_transformers.verification import shape_groups  # noqa: E402
 
 
 def encode_all(matrices, encoding) -> int:
     """Encode a batch (array or list) to symbol ids, one `encode_batch` per shape; returns the symbol count."""
-    return sum(int(encoding.encode_batch(x).lengths.sum()) for _, _, x in _shape_groups(matrices))
+    return sum(int(encoding.encode_batch(x).lengths.sum()) for _, _, x in shape_groups(matrices))
 
 
 def throughput(args: argparse.Namespace) -> None:

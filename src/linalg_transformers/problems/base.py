@@ -36,9 +36,9 @@ from ..verification import (
     normalize_signs,
     ratio,
     relative_l1,
+    shape_groups,
+    stack_predictions,
 )
-from ..verification import shape_groups as _shape_groups
-from ..verification import stack_predictions as _stack_predictions
 from .distributions import canonical_coefficient_distribution, coefficients, parse_eigen_distribution
 
 __all__ = [
@@ -647,8 +647,8 @@ class Problem(Check, BaseProblem):
             raise ValueError(f"{self.name} verifies a property of its input: score it with the inputs, not targets")
         errors = np.full(len(targets), np.inf)
         well_formed = np.zeros(len(targets), dtype=bool)
-        for shape, idx, y in _shape_groups(targets):
-            p, ok = _stack_predictions(predictions, idx, shape)
+        for shape, idx, y in shape_groups(targets):
+            p, ok = stack_predictions(predictions, idx, shape)
             well_formed[idx] = ok
             if ok.any():
                 errors[idx[ok]] = relative_l1(p[ok], y[ok])

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..encodings import get_encoding
-from .base import BaseProblem, ProblemBatch, _pack, _shape_groups
+from ..verification import shape_groups
+from .base import BaseProblem, ProblemBatch, _pack
 from .registry import get_problem
 
 __all__ = [
@@ -76,7 +77,7 @@ def _token_strings(matrices: np.ndarray | list[np.ndarray], encoding: str) -> li
     enc = get_encoding(encoding)
     symbols = np.asarray(enc.symbols, dtype=object)
     out = [""] * len(matrices)
-    for _, idx, x in _shape_groups(matrices):
+    for _, idx, x in shape_groups(matrices):
         encoded = enc.encode_batch(x)
         for j, i in enumerate(idx):
             out[i] = " ".join(symbols[encoded.symbols[j, : encoded.lengths[j]]])
