@@ -27,21 +27,13 @@ from torch.utils.data import DataLoader
 import linalg_transformers  # noqa: F401
 from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer
 from linalg_transformers.data import MatrixDataCollator, ProblemStream
+from linalg_transformers.hardware import matmul_flops, tune_malloc
 from linalg_transformers.problems import get_problem
 
 CONFIGS = {
     "paper eigenvalues (FP15->FP15, 512-d 6/1, batch 64)": ("FP15", "FP15", 512, 6, 64),
     "release eigen-p1000 (FP15->P1000, 256-d 4/1, batch 128)": ("FP15", "P1000", 256, 4, 128),
 }
-
-
-def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return repeats * 2 * n**3 / (time.perf_counter() - start)
 
 
 def flops_per_example(model: MatrixSeq2SeqForConditionalGeneration, in_len: int, out_len: int) -> float:
@@ -103,8 +95,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="release configuration only, 6 steps")
     args = parser.parse_args()
     steps = 6 if args.quick else args.steps
-    bf16_peak, fp32_peak = matmul_peak(torch.bfloat16), matmul_peak(torch.float32)
-    print(f"torch threads: {torch.get_num_threads()}")
+    tuned = tune_malloc()  # as training/train.py does
+    bf16_peak, fp32_peak = matmul_flops(torch.bfloat16), matmul_flops(torch.float32)
+    print(f"torch threads: {torch.get_num_threads()}, malloc tuning {'on' if tuned else 'off'}")
     print(f"measured 2048^3 matmul peak: bf16 {bf16_peak / 1e12:.3f} TFLOP/s, fp32 {fp32_peak / 1e12:.3f} TFLOP/s\n")
     print("| configuration | precision | examples/s | tokens/s | TFLOP/s | % bf16 peak | % fp32 peak | data wait |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
