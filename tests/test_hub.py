@@ -291,6 +291,49 @@ def test_model_card_numbers_come_from_the_training_output(published, training_ou
     assert "Charton" in text and "charton2022linear" in text
 
 
+def continued_run(source: Path, init_from: str, folder: Path) -> Path:
+    """A copy of a training output whose arguments say it started from `init_from` (``--init_from``)."""
+    import shutil
+
+    shutil.copytree(source, folder)
+    args = yaml.safe_load((folder / "training_args.yaml").read_text())
+    (folder / "training_args.yaml").write_text(yaml.safe_dump({**args, "init_from": init_from}, sort_keys=True))
+    return folder
+
+
+def test_a_continued_run_counts_what_its_starting_model_saw(published, training_output, tmp_path):
+    """--init_from chains: examples and wall time add up through the published results.json, card included."""
+    one = json.loads((published / "results.json").read_text())
+    assert "init_from" not in one and "examples_seen_total" not in one  # a run from scratch
+    second = continued_run(training_output, str(published), tmp_path / "second")
+    lineage = hub.training_lineage(str(published))
+    assert lineage == {
+        "model": str(published),
+        "examples_seen": 640,
+        "train_seconds": round(sum(SESSIONS), 1),
+        "hardware": one["hardware"],
+    }
+    folder = tmp_path / "released" / "second"
+    hub.build_model_repo(second, REPO_ID, folder, runs_file=NO_RUNS, check_size=0)
+    two = json.loads((folder / "results.json").read_text())
+    assert two["examples_seen"] == 640 and two["examples_seen_total"] == 1280
+    assert two["train_seconds_total"] == round(2 * sum(SESSIONS), 1) and two["init_from"] == lineage
+    text = (folder / "README.md").read_text()
+    assert f"1,280 in all, counting the 640 of the model this run started from (`{published}`" in text
+    assert f"{hub.format_duration(2 * sum(SESSIONS))} in all with the model it started from" in text
+
+    third = continued_run(training_output, str(folder), tmp_path / "third")  # started from the second
+    assert hub.training_lineage(str(folder))["examples_seen"] == 1280
+    out = tmp_path / "released" / "third"
+    hub.build_model_repo(third, REPO_ID, out, runs_file=NO_RUNS, check_size=0)
+    assert json.loads((out / "results.json").read_text())["examples_seen_total"] == 1920
+
+
+def test_lineage_of_a_model_without_a_training_record():
+    assert hub.training_lineage(None) is None
+    assert hub.training_lineage("linalg/eigen-p1000-not-a-folder") == {"model": "linalg/eigen-p1000-not-a-folder"}
+
+
 def test_every_card_source_has_the_fixed_sections():
     sources = [p for p in (ROOT / "model_cards").glob("*.md") if not p.name.startswith(("_", "README"))]
     assert sources, "model_cards/ has no card source"

@@ -178,3 +178,8 @@ def test_few_shot_retraining_from_a_trained_model(tmp_path):
     w_old = old.get_input_embeddings().weight
     w_new = new.get_input_embeddings().weight
     assert (w_old - w_new).abs().mean() < 0.1 * w_old.abs().mean()
+    # What the starting model had seen is recorded with the new run's results (model cards add it up).
+    base_results = json.loads((base / "results.json").read_text())
+    lineage = json.loads((larger / "results.json").read_text())["init_from"]
+    assert lineage["model"] == str(base) and lineage["examples_seen"] == base_results["examples_seen"]
+    assert lineage["train_seconds"] > 0

@@ -48,6 +48,7 @@ from linalg_transformers.evaluation import (
     format_accuracy_table,
 )
 from linalg_transformers.hardware import default_mixed_precision, tune_malloc
+from linalg_transformers.hub import training_lineage
 from linalg_transformers.numeric_init import apply_numeric_init
 from linalg_transformers.problems import get_problem, test_set
 from linalg_transformers.problems.test_sets import round_matrices
@@ -422,6 +423,8 @@ def final_report(
         "encodings": [tokenizer.input_encoding, tokenizer.output_encoding],
         "hardware": hardware_description(),
     }
+    if args.init_from:  # what the starting model had seen, frozen now (its folder may be replaced later)
+        info["init_from"] = training_lineage(args.init_from)
     table = write_results(output_dir, rows, info)
     print(f"\nFinal accuracy on the fixed test set ({args.final_eval_size:,} examples):\n{table}")
     metrics_path = output_dir / "metrics.jsonl"

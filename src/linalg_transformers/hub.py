@@ -281,6 +281,58 @@ def sanitized_training_args(training_args: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in training_args.items() if not k.endswith("_token")}
 
 
+def training_lineage(init_from: str | os.PathLike | None) -> dict[str, Any] | None:
+    """What the model a run started from (``--init_from``) had itself been trained on, read from its folder.
+
+    A training output directory or a published repository folder both hold ``results.json`` (and ``metrics.jsonl``
+    for the wall time); a chain of ``--init_from`` runs adds up through ``examples_seen_total`` and
+    ``train_seconds_total``, which publishing writes into the repository's ``results.json``.
+
+    Args:
+        init_from (`str` or `os.PathLike`, *optional*): The ``init_from`` training argument.
+
+    Returns:
+        `dict` or `None`: `None` without `init_from`; else ``model`` (the path or id as given) and, when the folder
+        holds a training record, ``examples_seen`` and ``train_seconds`` (everything that model had been trained
+        on, its own ``init_from`` included) and ``hardware``.
+    """
+    if not init_from:
+        return None
+    lineage: dict[str, Any] = {"model": str(init_from)}
+    try:
+        prior = TrainingOutput.load(init_from)
+    except ValueError:  # a Hub id, or a folder without a training record: what it saw is unknown
+        return lineage
+    r = prior.results
+    own = r.get("init_from") or {}
+    seconds = r.get("train_seconds_total")
+    if seconds is None:
+        seconds = (sum(prior.training_sessions()) or float(r.get("train_seconds_this_run", 0.0))) + float(
+            own.get("train_seconds", 0.0)
+        )
+    examples = r.get("examples_seen_total", int(r["examples_seen"]) + int(own.get("examples_seen", 0)))
+    lineage.update(examples_seen=int(examples), train_seconds=round(float(seconds), 1), hardware=r["hardware"])
+    return lineage
+
+
+def published_lineage(output: TrainingOutput) -> dict[str, Any] | None:
+    """The lineage of a training output: recorded by `train.py` at the end of training, else read now."""
+    return output.results.get("init_from") or training_lineage(output.training_args.get("init_from"))
+
+
+def published_results(output: TrainingOutput) -> dict[str, Any]:
+    """``results.json`` as published: the training output's, plus ``init_from`` and the totals of a chain of runs."""
+    results = dict(output.results)
+    lineage = published_lineage(output)
+    if lineage:
+        results["init_from"] = lineage
+    if lineage and "examples_seen" in lineage:
+        seconds = sum(output.training_sessions()) or float(results.get("train_seconds_this_run", 0.0))
+        results["examples_seen_total"] = int(results["examples_seen"]) + lineage["examples_seen"]
+        results["train_seconds_total"] = round(seconds + lineage["train_seconds"], 1)
+    return results
+
+
 # --------------------------------------------------------------------------------------------- pipeline code
 def registered_pipelines() -> dict[str, dict[str, Any]]:
     """The pipeline tasks this package registered with `transformers` (task -> registry entry)."""
@@ -563,6 +615,20 @@ def _card_context(
         seconds, session_note = float(results.get("train_seconds_this_run", math.nan)), "the last session only"
     training_rows = [(k, args[k]) for k in _TRAINING_TABLE_KEYS if k in args and args[k] not in (None, "", False)]
     examples, steps = int(results["examples_seen"]), int(results["steps"])
+    lineage = published_lineage(output)
+    examples_note = time_note = ""
+    if lineage and "examples_seen" in lineage:
+        examples_note = (
+            f"; {examples + lineage['examples_seen']:,} in all, counting the {lineage['examples_seen']:,} of the "
+            f"model this run started from (`{lineage['model']}`, `--init_from`)"
+        )
+        if math.isfinite(seconds):
+            time_note = (
+                f"; {format_duration(seconds + lineage['train_seconds'])} in all with the model it started from "
+                f"({lineage['hardware']})"
+            )
+    elif lineage:
+        examples_note = f"; started from `{lineage['model']}` (`--init_from`), whose training is not recorded here"
     org, name = validate_repo_id(repo_id)
 
     def acc(test_set_key: str, tolerance: float) -> str:
@@ -597,6 +663,8 @@ def _card_context(
         "test_seed": args.get("test_seed") if args.get("test_seed") is not None else DEFAULT_TEST_SEED,
         "tolerances": [_tolerance_label(t) for t in TOLERANCES],
         "examples_seen": f"{examples:,}",
+        "examples_note": examples_note,
+        "time_note": time_note,
         "steps": f"{steps:,}",
         "batch_examples": f"{examples // steps:,}" if steps else "0",
         "hardware": results["hardware"],
@@ -854,9 +922,10 @@ def build_model_repo(
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     _check_remote_code(out_dir)
 
-    for fname in OPTIONAL_TRAINING_FILES + ("results.json",):
+    for fname in OPTIONAL_TRAINING_FILES:
         if (output.path / fname).is_file():
             shutil.copyfile(output.path / fname, out_dir / fname)
+    (out_dir / "results.json").write_text(json.dumps(published_results(output), indent=2) + "\n")
     (out_dir / "training_args.yaml").write_text(
         yaml.safe_dump(sanitized_training_args(output.training_args), sort_keys=True)
     )
