@@ -399,3 +399,12 @@ def test_docstring_examples_run():
             assert result.attempted > 0 and result.failed == 0
     finally:
         _REGISTRY.pop("trace", None)
+
+
+def test_equal_problems_hash_alike_whatever_the_option_order(monkeypatch):
+    a = get_problem("eigenvalues", dim=5, coeff_range=10)
+    b = get_problem("eigenvalues", coeff_range=10, dim=5)
+    assert a == b and hash(a) == hash(b) and {a: 1}[b] == 1
+    reordered = dict(reversed(list(a.config_dict().items())))
+    monkeypatch.setattr(b, "config_dict", lambda: reordered)  # the same options in another order
+    assert a == b and hash(a) == hash(b)

@@ -286,8 +286,8 @@ class BaseProblem(ABC):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BaseProblem) and self.config_dict() == other.config_dict()
 
-    def __hash__(self) -> int:
-        return hash(repr(self.config_dict()))
+    def __hash__(self) -> int:  # equal problems (same options, in any order) hash alike
+        return hash(repr(sorted(self.config_dict().items(), key=lambda item: item[0])))
 
     # ------------------------------------------------------------------------------------------- generation
     @property
