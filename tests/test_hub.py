@@ -289,6 +289,7 @@ def test_model_card_numbers_come_from_the_training_output(published, training_ou
     assert "python training/train.py --config training_args.yaml --output_dir runs/eigen-p1000" in text
     assert "{{" not in text and "{%" not in text
     assert "Charton" in text and "charton2022linear" in text
+    assert "This run started from another trained model" not in text  # trained from scratch
 
 
 def continued_run(source: Path, init_from: str, folder: Path) -> Path:
@@ -321,6 +322,7 @@ def test_a_continued_run_counts_what_its_starting_model_saw(published, training_
     text = (folder / "README.md").read_text()
     assert f"1,280 in all, counting the 640 of the model this run started from (`{published}`" in text
     assert f"{hub.format_duration(2 * sum(SESSIONS))} in all with the model it started from" in text
+    assert f"This run started from another trained model (`init_from: {published}`" in text
 
     third = continued_run(training_output, str(folder), tmp_path / "third")  # started from the second
     assert hub.training_lineage(str(folder))["examples_seen"] == 1280

@@ -664,6 +664,7 @@ def _card_context(
         "tolerances": [_tolerance_label(t) for t in TOLERANCES],
         "examples_seen": f"{examples:,}",
         "examples_note": examples_note,
+        "lineage_model": lineage["model"] if lineage else None,
         "time_note": time_note,
         "steps": f"{steps:,}",
         "batch_examples": f"{examples // steps:,}" if steps else "0",
