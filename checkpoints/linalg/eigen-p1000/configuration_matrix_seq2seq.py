@@ -114,7 +114,8 @@ class MatrixSeq2SeqConfig(PretrainedConfig):
     """
 
     model_type = "matrix_seq2seq"
-    keys_to_ignore_at_inference = ["past_key_values"]
+    # Output keys `Trainer.prediction_step` drops: the cache, `past_key_values` until transformers 5.23, then `cache`.
+    keys_to_ignore_at_inference = ["past_key_values", "cache"]
     attribute_map = {
         "hidden_size": "d_model",
         "num_attention_heads": "encoder_attention_heads",

@@ -16,6 +16,7 @@ This file travels to the Hugging Face Hub as remote code: it imports only torch,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +47,20 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------------------------------------- helpers
+# The name under which the installed transformers passes and returns the key/value cache. transformers 5.24 renamed
+# `past_key_values` to `cache`: `generate()` calls `forward(cache=...)` and reads `outputs.cache`, and the output
+# classes declare a `cache` field (with a deprecated `past_key_values` alias); 5.23 and earlier use `past_key_values`
+# throughout. The models accept both argument names and return the cache under this one.
+CACHE_NAME = "cache" if "cache" in {f.name for f in dataclasses.fields(Seq2SeqLMOutput)} else "past_key_values"
+
+
+def _resolve_cache(cache: Cache | None, past_key_values: Cache | None) -> Cache | None:
+    """The cache given as `cache` (transformers >= 5.24) or `past_key_values` (earlier versions), or None."""
+    if cache is not None and past_key_values is not None and cache is not past_key_values:
+        raise ValueError("pass the cache as `cache` or as `past_key_values`, not both")
+    return cache if cache is not None else past_key_values
+
+
 def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
     """Build decoder inputs from labels: prepend the start token, drop the last label, turn -100 into padding.
 
@@ -556,6 +571,7 @@ class MatrixSeq2SeqDecoder(MatrixSeq2SeqStack):
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        cache: Cache | None = None,
         **kwargs: Any,
     ) -> BaseModelOutputWithPastAndCrossAttentions | tuple:
         """Decode `T` new target positions, after the cached ones if any.
@@ -571,11 +587,14 @@ class MatrixSeq2SeqDecoder(MatrixSeq2SeqStack):
             use_cache (`bool`, *optional*): Create a cache when none is given. Defaults to `config.use_cache`.
             output_hidden_states (`bool`, *optional*): Also return the embeddings and every layer's output.
             return_dict (`bool`, *optional*): Return a tuple when False.
+            cache (`EncoderDecoderCache`, *optional*): `past_key_values` under its transformers >= 5.24 name.
             **kwargs: Ignored.
 
         Returns:
-            `BaseModelOutputWithPastAndCrossAttentions` with `last_hidden_state` `(B, T, D)` and `past_key_values`.
+            `BaseModelOutputWithPastAndCrossAttentions` with `last_hidden_state` `(B, T, D)` and the cache (field
+            `cache` under transformers >= 5.24, `past_key_values` before).
         """
+        past_key_values = _resolve_cache(cache, past_key_values)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of `decoder_input_ids` and `decoder_inputs_embeds`")
         if encoder_hidden_states is None:
@@ -622,8 +641,8 @@ class MatrixSeq2SeqDecoder(MatrixSeq2SeqStack):
             hidden_states = self.layer_norm(hidden_states)
         output = BaseModelOutputWithPastAndCrossAttentions(
             last_hidden_state=hidden_states,
-            past_key_values=past_key_values if use_cache else None,
             hidden_states=all_hidden_states,
+            **{CACHE_NAME: past_key_values if use_cache else None},
         )
         return output if return_dict is not False else output.to_tuple()
 
@@ -636,7 +655,8 @@ class MatrixSeq2SeqPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     main_input_name = "input_ids"
     _no_split_modules = ["MatrixSeq2SeqEncoderLayer", "MatrixSeq2SeqDecoderLayer"]
-    _skip_keys_device_placement = ["past_key_values"]
+    # The cache argument's names under transformers 5.23 and >= 5.24 (see `CACHE_NAME`).
+    _skip_keys_device_placement = ["past_key_values", "cache"]
     _supports_sdpa = True
 
     @torch.no_grad()
@@ -725,6 +745,7 @@ class MatrixSeq2SeqModel(MatrixSeq2SeqPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        cache: Cache | None = None,
         **kwargs: Any,
     ) -> Seq2SeqModelOutput | tuple:
         """Encode (unless `encoder_outputs` is given) and decode.
@@ -743,11 +764,13 @@ class MatrixSeq2SeqModel(MatrixSeq2SeqPreTrainedModel):
             output_attentions (`bool`, *optional*): Not supported; must not be True.
             output_hidden_states (`bool`, *optional*): Return every layer's hidden states.
             return_dict (`bool`, *optional*): Return a tuple when False.
+            cache (`EncoderDecoderCache`, *optional*): `past_key_values` under its transformers >= 5.24 name.
             **kwargs: Ignored.
 
         Returns:
             `Seq2SeqModelOutput` with `last_hidden_state` `(B, T, D)`.
         """
+        past_key_values = _resolve_cache(cache, past_key_values)
         if output_attentions:
             raise ValueError("`output_attentions=True` is not supported by MatrixSeq2Seq models")
         if encoder_outputs is None:
@@ -774,10 +797,10 @@ class MatrixSeq2SeqModel(MatrixSeq2SeqPreTrainedModel):
         )
         output = Seq2SeqModelOutput(
             last_hidden_state=decoder_outputs.last_hidden_state,
-            past_key_values=decoder_outputs.past_key_values,
             decoder_hidden_states=decoder_outputs.hidden_states,
             encoder_last_hidden_state=encoder_outputs.last_hidden_state,
             encoder_hidden_states=encoder_outputs.hidden_states,
+            **{CACHE_NAME: getattr(decoder_outputs, CACHE_NAME)},
         )
         return output if return_dict is not False else output.to_tuple()
 
@@ -852,6 +875,7 @@ class MatrixSeq2SeqForConditionalGeneration(MatrixSeq2SeqPreTrainedModel, Genera
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         logits_to_keep: int = 0,
+        cache: Cache | None = None,
         **kwargs: Any,
     ) -> Seq2SeqLMOutput | tuple:
         """Compute decoder logits, and the loss when `labels` are given.
@@ -874,14 +898,17 @@ class MatrixSeq2SeqForConditionalGeneration(MatrixSeq2SeqPreTrainedModel, Genera
             return_dict (`bool`, *optional*): Return a tuple when False.
             logits_to_keep (`int`, *optional*, defaults to 0): Compute logits for the last `logits_to_keep`
                 positions only (0: all). `generate()` sets 1.
+            cache (`EncoderDecoderCache`, *optional*): `past_key_values` under its transformers >= 5.24 name (the one
+                `generate()` passes there).
             **kwargs: `num_items_in_batch` (`int` or `torch.Tensor`), passed by `Trainer`: the loss is then the sum
                 over this batch divided by it (the number of target tokens in the whole, possibly accumulated or
                 distributed, batch) instead of this batch's mean. Other keys are ignored.
 
         Returns:
-            `Seq2SeqLMOutput` with `loss` (scalar, when `labels`), `logits` `(B, T, decoder_vocab_size)` and
-            `past_key_values`.
+            `Seq2SeqLMOutput` with `loss` (scalar, when `labels`), `logits` `(B, T, decoder_vocab_size)` and the
+            cache (field `cache` under transformers >= 5.24, `past_key_values` before).
         """
+        past_key_values = _resolve_cache(cache, past_key_values)
         if labels is not None:
             if logits_to_keep:
                 raise ValueError("`logits_to_keep` cannot be combined with `labels`: the loss needs every position")
@@ -915,10 +942,10 @@ class MatrixSeq2SeqForConditionalGeneration(MatrixSeq2SeqPreTrainedModel, Genera
         output = Seq2SeqLMOutput(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
             decoder_hidden_states=outputs.decoder_hidden_states,
             encoder_last_hidden_state=outputs.encoder_last_hidden_state,
             encoder_hidden_states=outputs.encoder_hidden_states,
+            **{CACHE_NAME: getattr(outputs, CACHE_NAME)},
         )
         return output if return_dict is not False else output.to_tuple()
 
