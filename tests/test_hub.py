@@ -223,14 +223,14 @@ def test_published_folder_file_by_file(published, training_output):
     assert tok_config["auto_map"] == {"AutoTokenizer": ["tokenization_matrix.MatrixTokenizer", None]}
     assert not {"is_local", "local_files_only", "token"} & set(tok_config)
 
-    # Weights: every tensor in bfloat16, equal to the trained float32 weights rounded to bfloat16.
+    # Weights: every tensor in float16 (the default), equal to the trained float32 weights rounded to float16.
     trained = MatrixSeq2SeqForConditionalGeneration.from_pretrained(training_output)
     trained_state = trained.state_dict()
     with safe_open(published / "model.safetensors", "pt") as f:
         keys = list(f.keys())
-        assert keys and all(f.get_tensor(k).dtype == torch.bfloat16 for k in keys)
+        assert keys and all(f.get_tensor(k).dtype == torch.float16 for k in keys)
         for k in keys:
-            assert torch.equal(f.get_tensor(k), trained_state[k].to(torch.bfloat16)), k
+            assert torch.equal(f.get_tensor(k), trained_state[k].to(torch.float16)), k
 
     generation = json.loads((published / "generation_config.json").read_text())
     assert generation["max_length"] == trained.generation_config.max_length and generation["num_beams"] == 1
@@ -285,7 +285,7 @@ def test_model_card_numbers_come_from_the_training_output(published, training_ou
     assert hub.format_duration(sum(SESSIONS)) in text and "2 sessions" in text
     assert "640 (20 optimizer steps of 32 examples)" in text
     assert results["hardware"] in text
-    assert "stored in bfloat16" in text and "the same greedy output as the" in text
+    assert "stored in float16" in text and "the same greedy output as the" in text
     assert "python training/train.py --config training_args.yaml --output_dir runs/eigen-p1000" in text
     assert "{{" not in text and "{%" not in text
     assert "Charton" in text and "charton2022linear" in text

