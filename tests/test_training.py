@@ -61,6 +61,17 @@ def test_arguments_from_yaml_with_overrides(tmp_path):
         train.parse_arguments(["--config", str(SMOKE), "--mixed_precision", "fp8"])
 
 
+@pytest.mark.parametrize(
+    "config", sorted((ROOT / "training" / "configs").rglob("*.yaml")), ids=lambda p: p.relative_to(ROOT).as_posix()
+)
+def test_every_shipped_config_parses_and_builds_its_problem_and_tokenizer(config, tmp_path):
+    args = train.parse_arguments(["--config", str(config), "--output_dir", str(tmp_path)])
+    problem = get_problem(args.problem, **train.problem_options(args))
+    tokenizer = MatrixTokenizer(input_encoding=args.input_encoding, output_encoding=args.output_encoding)
+    max_in, max_out = train.sequence_lengths(problem, tokenizer)
+    assert max_in > 2 and max_out > 2
+
+
 def test_incomplete_checkpoints_are_never_picked(tmp_path):
     for step, complete in ((10, True), (20, False)):
         ckpt = tmp_path / f"checkpoint-{step}"
