@@ -428,11 +428,12 @@ def test_far_from_the_training_distribution_warns_naming_it(solvers, monkeypatch
         solver(np.diag([5.0, -4.0, 3.0, 6.0]))  # 4x4, trained on 3x3
     with pytest.warns(UserWarning, match=r"root mean square is 367.*training coefficients' 5.77 \(coeff_range=10\)"):
         solver(100 * SYMMETRIC)
-    with pytest.warns(UserWarning, match="root mean square is 0.0367"):
+    with pytest.warns(UserWarning, match=r"its largest entry is 0.06, where the training coefficients spread over"):
         solver(SYMMETRIC / 100)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # in distribution: no warning
         solver(SYMMETRIC)
+        solver(SYMMETRIC / 5)  # root mean square 4.5x below the training one, but entries up to 1.2: plausible
 
     transpose = solvers["matrix-transpose"]
     monkeypatch.setattr(transpose.model.config, "training_problem", {"name": "transpose", "dim": [2, 4]})
