@@ -122,8 +122,8 @@ SCALE_WARNING_FACTOR = 4.0
 SMALL_SCALE_WARNING_FACTOR = 10.0
 """A matrix whose largest entry is below ``coeff_range`` divided by this factor is far from the training distribution.
 The largest entry, not the root mean square: a small in-distribution matrix often has a small root mean square by
-chance (in the 2x2 inversion test set, some of the first 1,000 were 4x below the training RMS), while all its entries below
-``coeff_range / 10`` has probability ``0.1 ** entries`` (1e-4 for 2x2)."""
+chance (in the 2x2 inversion test set, some of the first 1,000 were 4x below the training RMS), while all its
+entries below ``coeff_range / 10`` has probability ``0.1 ** entries`` (1e-4 for 2x2)."""
 
 
 def _tolerance_label(t: float) -> str:
