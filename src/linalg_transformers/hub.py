@@ -279,6 +279,10 @@ class TrainingOutput:
             last = float(t)
         return sessions
 
+    def train_seconds(self, default: float = math.nan) -> float:
+        """Wall-clock seconds of the whole run: its sessions added up, else the last session's (``results.json``)."""
+        return sum(self.training_sessions()) or float(self.results.get("train_seconds_this_run", default))
+
 
 def sanitized_training_args(training_args: dict[str, Any]) -> dict[str, Any]:
     """The training arguments without credential fields (``hub_token`` and any other ``*_token``)."""
@@ -311,9 +315,7 @@ def training_lineage(init_from: str | os.PathLike | None) -> dict[str, Any] | No
     own = r.get("init_from") or {}
     seconds = r.get("train_seconds_total")
     if seconds is None:
-        seconds = (sum(prior.training_sessions()) or float(r.get("train_seconds_this_run", 0.0))) + float(
-            own.get("train_seconds", 0.0)
-        )
+        seconds = prior.train_seconds(default=0.0) + float(own.get("train_seconds", 0.0))
     examples = r.get("examples_seen_total", int(r["examples_seen"]) + int(own.get("examples_seen", 0)))
     lineage.update(examples_seen=int(examples), train_seconds=round(float(seconds), 1), hardware=r["hardware"])
     return lineage
@@ -331,7 +333,7 @@ def published_results(output: TrainingOutput) -> dict[str, Any]:
     if lineage:
         results["init_from"] = lineage
     if lineage and "examples_seen" in lineage:
-        seconds = sum(output.training_sessions()) or float(results.get("train_seconds_this_run", 0.0))
+        seconds = output.train_seconds(default=0.0)
         results["examples_seen_total"] = int(results["examples_seen"]) + lineage["examples_seen"]
         results["train_seconds_total"] = round(seconds + lineage["train_seconds"], 1)
     return results
@@ -612,11 +614,10 @@ def _card_context(
         )
         rows[label] = row
         sets.append({"key": key, "label": label, "distribution": distribution, "in_distribution": in_distribution})
-    sessions = output.training_sessions()
+    sessions, seconds = output.training_sessions(), output.train_seconds()
+    session_note = "the last session only"
     if sessions:
-        seconds, session_note = sum(sessions), f"{len(sessions)} session{'s' if len(sessions) > 1 else ''}"
-    else:
-        seconds, session_note = float(results.get("train_seconds_this_run", math.nan)), "the last session only"
+        session_note = f"{len(sessions)} session{'s' if len(sessions) > 1 else ''}"
     training_rows = [(k, args[k]) for k in _TRAINING_TABLE_KEYS if k in args and args[k] not in (None, "", False)]
     examples, steps = int(results["examples_seen"]), int(results["steps"])
     lineage = published_lineage(output)
