@@ -331,6 +331,21 @@ def test_a_continued_run_counts_what_its_starting_model_saw(published, training_
     assert json.loads((out / "results.json").read_text())["examples_seen_total"] == 1920
 
 
+def test_republishing_into_the_folder_a_run_started_from_counts_it_once(published, training_output, tmp_path):
+    """The release case: a run continued from checkpoints/org/name and published back there, then published again."""
+    import shutil
+
+    folder = tmp_path / "checkpoints" / "linalg" / "eigen-p1000"
+    shutil.copytree(published, folder)  # the first release, 640 examples
+    run = continued_run(training_output, str(folder), tmp_path / "continued")
+    publish = ["publish", str(run), REPO_ID, "--local-dir", str(folder), "--check-size", "0", "--runs", str(NO_RUNS)]
+    for _ in range(2):  # the second time, the folder holds this run itself
+        assert cli.main(publish) == 0
+        results = json.loads((folder / "results.json").read_text())
+        assert results["init_from"]["examples_seen"] == 640 and results["examples_seen_total"] == 1280
+        assert results["train_seconds_total"] == round(2 * sum(SESSIONS), 1)
+
+
 def test_lineage_of_a_model_without_a_training_record():
     assert hub.training_lineage(None) is None
     assert hub.training_lineage("linalg/eigen-p1000-not-a-folder") == {"model": "linalg/eigen-p1000-not-a-folder"}

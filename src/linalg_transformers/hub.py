@@ -289,15 +289,22 @@ def sanitized_training_args(training_args: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in training_args.items() if not k.endswith("_token")}
 
 
-def training_lineage(init_from: str | os.PathLike | None) -> dict[str, Any] | None:
+def training_lineage(
+    init_from: str | os.PathLike | None, run_args: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """What the model a run started from (``--init_from``) had itself been trained on, read from its folder.
 
     A training output directory or a published repository folder both hold ``results.json`` (and ``metrics.jsonl``
     for the wall time); a chain of ``--init_from`` runs adds up through ``examples_seen_total`` and
     ``train_seconds_total``, which publishing writes into the repository's ``results.json``.
 
+    A run republished into the folder it started from finds itself there: that folder's recorded ``init_from`` is then
+    the lineage (counting the run twice is what a naive reading gives).
+
     Args:
         init_from (`str` or `os.PathLike`, *optional*): The ``init_from`` training argument.
+        run_args (`dict`, *optional*): The training arguments of the run whose lineage this is; a folder published
+            from the same arguments is that run itself.
 
     Returns:
         `dict` or `None`: `None` without `init_from`; else ``model`` (the path or id as given) and, when the folder
@@ -312,6 +319,8 @@ def training_lineage(init_from: str | os.PathLike | None) -> dict[str, Any] | No
     except ValueError:  # a Hub id, or a folder without a training record: what it saw is unknown
         return lineage
     r = prior.results
+    if run_args is not None and prior.training_args == sanitized_training_args(run_args):
+        return r.get("init_from") or lineage  # the run itself, published there earlier
     own = r.get("init_from") or {}
     seconds = r.get("train_seconds_total")
     if seconds is None:
@@ -323,7 +332,8 @@ def training_lineage(init_from: str | os.PathLike | None) -> dict[str, Any] | No
 
 def published_lineage(output: TrainingOutput) -> dict[str, Any] | None:
     """The lineage of a training output: recorded by `train.py` at the end of training, else read now."""
-    return output.results.get("init_from") or training_lineage(output.training_args.get("init_from"))
+    args = output.training_args
+    return output.results.get("init_from") or training_lineage(args.get("init_from"), run_args=args)
 
 
 def published_results(output: TrainingOutput) -> dict[str, Any]:
