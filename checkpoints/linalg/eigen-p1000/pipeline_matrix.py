@@ -116,8 +116,14 @@ SYMMETRY_TOLERANCE = 1e-8
 """``max|M - M^T| <= SYMMETRY_TOLERANCE * max|M|`` counts as symmetric (then M is symmetrised exactly)."""
 
 SCALE_WARNING_FACTOR = 4.0
-"""A matrix whose root mean square entry is more than this factor above or below that of the training coefficients
+"""A matrix whose root mean square entry is more than this factor above that of the training coefficients
 (``coeff_range / sqrt(3)``) is far from the training distribution: the pipeline warns."""
+
+SMALL_SCALE_WARNING_FACTOR = 10.0
+"""A matrix whose largest entry is below ``coeff_range`` divided by this factor is far from the training distribution.
+The largest entry, not the root mean square: a small in-distribution matrix often has a small root mean square by
+chance (in the 2x2 inversion test set, some of the first 1,000 were 4x below the training RMS), while all its
+entries below ``coeff_range / 10`` has probability ``0.1 ** entries`` (1e-4 for 2x2)."""
 
 
 def _tolerance_label(t: float) -> str:
@@ -446,10 +452,16 @@ class MatrixPipeline(Pipeline):
         coeff_range = tp.get("coeff_range")
         if isinstance(coeff_range, int | float) and coeff_range > 0:
             rms, trained = float(np.sqrt(np.mean(x**2))), coeff_range / math.sqrt(3.0)
-            if rms > SCALE_WARNING_FACTOR * trained or rms < trained / SCALE_WARNING_FACTOR:
+            largest = float(np.abs(x).max())
+            if rms > SCALE_WARNING_FACTOR * trained:
                 reasons.append(
                     f"its entries' root mean square is {rms:.3g}, the training coefficients' {trained:.3g} "
                     f"(coeff_range={coeff_range})"
+                )
+            elif largest < coeff_range / SMALL_SCALE_WARNING_FACTOR:
+                reasons.append(
+                    f"its largest entry is {largest:.3g}, where the training coefficients spread over "
+                    f"[-{coeff_range}, {coeff_range}]"
                 )
         if reasons:
             warnings.warn(
