@@ -98,11 +98,12 @@ PROSE_SECTIONS = CARD_SECTIONS[:-1]
 """Sections a card source must write (the citation is the same for every card)."""
 
 RELEASE_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+"""Storage dtypes of ``model.safetensors`` in a published repository."""
+
 DEFAULT_RELEASE_DTYPE = "float16"
 """Storage dtype of published weights by default. Measured on linalg/eigen-p1000 (2026-12-01): float16 weights gave
 the trained model's greedy answer on 95.8% of the first 1,000 test problems, bfloat16 on 69% of the first 256 (its
 7-bit mantissa moves the logits of neighbouring mantissa tokens past each other); both halve the file."""
-"""Storage dtypes of ``model.safetensors`` in a published repository."""
 
 LOAD_DTYPE = "float32"
 """``dtype`` written into a published config.json: what ``from_pretrained`` computes in by default. bf16 and fp16 are
