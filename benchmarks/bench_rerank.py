@@ -25,7 +25,7 @@ import numpy as np
 from transformers import AutoConfig, pipeline
 
 from linalg_transformers.evaluation import format_accuracy_table
-from linalg_transformers.hub import pipeline_tasks_for
+from linalg_transformers.hub.remote_code import pipeline_tasks_for
 from linalg_transformers.pipeline_matrix import DEFAULT_RERANK_BEAMS, PIPELINES
 from linalg_transformers.problems import TOLERANCES, get_problem, test_set
 from linalg_transformers.problems.commands import NOT_PROBLEM_OPTIONS

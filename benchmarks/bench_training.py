@@ -13,7 +13,7 @@ runs optimizer steps on batches from `ProblemStream` through a `DataLoader` and 
 * the share of each step spent waiting for the next batch (target: under 5%).
 
 The reference code's own trainer runs the paper's eigenvalue configuration at about 47 examples/s on two cores
-(TRAINING_NOTES.md).
+(measured on a Xeon with AMX; docs/training.md#throughput).
 """
 
 from __future__ import annotations

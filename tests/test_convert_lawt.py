@@ -1,5 +1,5 @@
 """Conversion of reference (LAWT) checkpoints: random weights in the reference format, checked against an independent
-re-implementation of the reference forward pass (PAPER.md section 6)."""
+re-implementation of the reference forward pass (docs/model.md#the-reference-architecture)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Number encodings: token formats against an independent scalar re-statement of PAPER.md section 1."""
+"""Number encodings: token formats against an independent scalar re-statement of docs/encodings.md."""
 
 from __future__ import annotations
 

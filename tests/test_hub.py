@@ -23,13 +23,17 @@ import pytest
 import torch
 import yaml
 from huggingface_hub import CommitInfo, HfApi, ModelCard, RepoUrl, SpaceCard
+from huggingface_hub import constants as hf_constants
 from safetensors import safe_open
 
 import linalg_transformers  # noqa: F401  (registers the model classes)
 from linalg_transformers import cli, hub
 from linalg_transformers.evaluation import TOLERANCES
+from linalg_transformers.hub.remote_code import tokenizer_remote_code
+from linalg_transformers.metrics import MATRIX_ACCURACY_PATH
 from linalg_transformers.modeling_matrix_seq2seq import MatrixSeq2SeqForConditionalGeneration
 from linalg_transformers.problems import get_problem, test_set
+from linalg_transformers.record import training_command
 from linalg_transformers.tokenization_matrix import MatrixTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,9 +108,8 @@ def run_python(script: str, cwd: Path, env: dict[str, str], then: str = "") -> s
 def training_output(tmp_path_factory) -> Path:
     """A finished training output of training/train.py (tiny model), with state that must not be published."""
     out = tmp_path_factory.mktemp("run") / "eigen-tiny"
-    args = train.parse_arguments(
-        ["--config", str(SMOKE), "--output_dir", str(out), "--extra_test_distributions", "positive,gaussian"]
-    )
+    argv = ["--config", str(SMOKE), "--output_dir", str(out), "--extra_test_distributions", "positive,gaussian"]
+    args = train.parse_arguments(argv)
     problem = get_problem(args.problem, **train.problem_options(args))
     tokenizer = MatrixTokenizer(input_encoding=args.input_encoding, output_encoding=args.output_encoding)
     torch.manual_seed(0)
@@ -142,6 +145,7 @@ def training_output(tmp_path_factory) -> Path:
         "problem": problem.config_dict(),
         "encodings": [tokenizer.input_encoding, tokenizer.output_encoding],
         "hardware": train.hardware_description(),
+        "command": training_command(argv),  # as train.main records it
     }
     train.write_results(out, rows, info)
     lines = []  # as train.MetricsLogger writes them: wall_time restarts with each (resumed) session
@@ -247,7 +251,7 @@ def test_published_folder_file_by_file(published, training_output):
 
 def test_publishing_leaves_the_tokenizer_class_as_it_was():
     before = MatrixTokenizer._auto_class
-    with hub._tokenizer_remote_code():
+    with tokenizer_remote_code():
         assert MatrixTokenizer._auto_class == "AutoTokenizer"
     assert MatrixTokenizer._auto_class == before
 
@@ -287,6 +291,7 @@ def test_model_card_numbers_come_from_the_training_output(published, training_ou
     assert results["hardware"] in text
     assert "stored in float16" in text and "the same greedy output as the" in text
     assert "python training/train.py --config training_args.yaml --output_dir runs/eigen-p1000" in text
+    assert f"recorded it (`command` in `results.json`):\n\n```bash\n{results['command']}\n```" in text
     assert "{{" not in text and "{%" not in text
     assert "Charton" in text and "charton2022linear" in text
     assert "This run started from another trained model" not in text  # trained from scratch
@@ -386,6 +391,19 @@ def test_card_source_errors(tmp_path, training_output):
     runs.write_text(yaml.safe_dump({"commands": [good], "notes": "Trained in one go."}))
     card = hub.render_model_card(ROOT / "model_cards" / "eigen-p1000.md", output, REPO_ID, runs_file=runs)
     assert good in card.text and "Trained in one go." in card.text
+
+
+def test_card_prints_the_recorded_command_only_when_there_is_one(training_output):
+    import dataclasses
+
+    output = hub.TrainingOutput.load(training_output)
+    source = ROOT / "model_cards" / "eigen-p1000.md"
+    command = output.results["command"]
+    assert command.startswith("python training/train.py --config ")
+    assert command in hub.render_model_card(source, output, REPO_ID, runs_file=NO_RUNS).text
+    unrecorded = dataclasses.replace(output, results={k: v for k, v in output.results.items() if k != "command"})
+    text = hub.render_model_card(source, unrecorded, REPO_ID, runs_file=NO_RUNS).text
+    assert "recorded it (`command`" not in text and command not in text
 
 
 def test_publish_errors(tmp_path, training_output, published):
@@ -497,7 +515,7 @@ def test_cli_publish_pushes_through_hfapi(training_output, monkeypatch):
     fake = FakeHub(remote_files=[".gitattributes"])
     for method in ("create_repo", "list_repo_files", "hf_hub_download", "create_commit"):
         monkeypatch.setattr(HfApi, method, lambda self, *a, _m=method, **k: getattr(fake, _m)(*a, **k))
-    monkeypatch.setattr(hub.hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     assert (
         cli.main(["publish", str(training_output), REPO_ID, "--check-size", "0", "--private", "--runs", str(NO_RUNS)])
@@ -507,7 +525,7 @@ def test_cli_publish_pushes_through_hfapi(training_output, monkeypatch):
                                                                   "private": True})]  # fmt: skip
     assert {op.path_in_repo for op in fake.commits[0]["operations"]} == expected_files()
     # Offline, the same command writes the released-checkpoints folder instead of pushing.
-    monkeypatch.setattr(hub.hf_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     monkeypatch.chdir(training_output.parent)
     assert cli.main(["publish", str(training_output), REPO_ID, "--check-size", "0", "--runs", str(NO_RUNS)]) == 0
     assert len(fake.commits) == 1
@@ -582,20 +600,32 @@ def test_pipeline_of_the_published_repo(published, tmp_path):
         solver = pipeline("matrix-eigen")  # the task's default model, {REPO_ID}, from the cache
         assert solver.model.name_or_path == {REPO_ID!r}, solver.model.name_or_path
         print(json.dumps(solver(np.array({matrix.tolist()!r}))))
+        # By Hub id and by folder, the model's custom_pipelines notwithstanding: the installed class, no remote code.
+        for model in ({REPO_ID!r}, {str(published)!r}):
+            named = pipeline("matrix-eigen", model=model)
+            assert type(named) is linalg_transformers.PIPELINES["matrix-eigen"], type(named)
+            print(json.dumps(named(np.array({matrix.tolist()!r}))))
+        inferred = pipeline(model={REPO_ID!r})  # the task read from custom_pipelines, served by the installed class
+        assert type(inferred) is linalg_transformers.PIPELINES["matrix-eigen"], type(inferred)
     """
     result = run_python(default_model, work, env)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == json.loads(json.dumps(local))
+    printed = [json.loads(line) for line in result.stdout.strip().splitlines()[-3:]]
+    assert printed == [json.loads(json.dumps(local))] * 3
     without_package = f"""
         import json, sys
         import numpy as np
         from transformers import pipeline
 
         solver = pipeline(model={REPO_ID!r}, trust_remote_code=True)
+        named = pipeline("matrix-eigen", model={REPO_ID!r}, trust_remote_code=True)
         assert not [m for m in sys.modules if m.startswith("linalg_transformers")], "the package was imported"
+        assert type(named).__module__.startswith("transformers_modules."), type(named).__module__
         print(json.dumps(solver(np.array({matrix.tolist()!r}))))
+        print(json.dumps(named(np.array({matrix.tolist()!r}))))
     """
     result = run_python(without_package, work, env)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == json.loads(json.dumps(local))
+    printed = [json.loads(line) for line in result.stdout.strip().splitlines()[-2:]]
+    assert printed == [json.loads(json.dumps(local))] * 2
 
 
 STAND_IN_PIPELINE = """\
@@ -654,7 +684,7 @@ def stand_in_pipeline(tmp_path, monkeypatch):
 
 def test_pipeline_code_ships_with_the_model(training_output, stand_in_pipeline, tmp_path):
     """`custom_pipelines` and the pipeline module are written; a process without the package runs the pipeline."""
-    from transformers import pipeline
+    from transformers import AutoConfig, pipeline
 
     task = stand_in_pipeline
     assert task in hub.pipeline_tasks_for("eigenvalues") and task not in hub.pipeline_tasks_for("transpose")
@@ -668,12 +698,16 @@ def test_pipeline_code_ships_with_the_model(training_output, stand_in_pipeline, 
     assert f'pipeline("{task}", model="{REPO_ID}", trust_remote_code=True)' in (folder / "README.md").read_text()
 
     matrix = test_set(get_problem("eigenvalues", dim=3), size=1).inputs[0]
-    # transformers 5.23: a task listed in the model's custom_pipelines resolves to the repository's code, so even
-    # where the package registered it, naming the model needs trust_remote_code=True (or the local pipeline_class).
-    with pytest.raises(ValueError, match="trust_remote_code"):
-        pipeline(task, model=str(folder))
+    # A task listed in the model's custom_pipelines and registered by the installed package with the same class is
+    # served by that class: no trust_remote_code (transformers alone would run the repository's copy and ask for it).
     local_class = sys.modules["linalg_transformers.pipeline_standin"].StandInEigenPipeline
+    assert type(pipeline(task, model=str(folder))) is local_class
+    assert type(pipeline(model=str(folder))) is local_class  # the task read from custom_pipelines
     local = pipeline(task, model=str(folder), pipeline_class=local_class)(matrix)
+    assert pipeline(task, model=str(folder))(matrix) == local
+    config = AutoConfig.from_pretrained(folder)
+    assert task not in config.custom_pipelines and list(config.custom_pipelines) == [task]
+    assert config.to_dict()["custom_pipelines"] == json.loads((folder / "config.json").read_text())["custom_pipelines"]
     assert local["eigenvalues"] is None or len(local["eigenvalues"]) == 3
     script = f"""
         import json, sys
@@ -713,7 +747,7 @@ def test_install_checkpoints_layout_is_deterministic_and_idempotent(published, t
     assert len(blobs) == len(files)
     from safetensors.torch import load_file
 
-    assert hub._blob_name(published / "model.safetensors") in blobs and load_file(snapshot / "model.safetensors")
+    assert hub.cache._blob_name(published / "model.safetensors") in blobs and load_file(snapshot / "model.safetensors")
 
     again = hub.install_checkpoints(checkpoints, cache)
     assert [(i.commit, i.changed) for i in again] == [(commit, False)]
@@ -785,6 +819,60 @@ def test_installed_checkpoint_loads_by_repo_id_offline_from_any_directory(publis
         torch.testing.assert_close(remote["logits"], local["logits"], atol=0, rtol=0)
 
 
+# ---------------------------------------------------------------------------------------------- released code
+RELEASED = sorted(p for p in (ROOT / "checkpoints").glob("*/*") if p.is_dir())
+
+
+def test_the_release_guard_covers_the_released_folders():
+    assert ROOT / "checkpoints" / "linalg" / "eigen-p1000" in RELEASED
+
+
+@pytest.mark.parametrize("folder", RELEASED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_released_folder_ships_the_package_code(folder):
+    """The modules of a released folder are those `publish` would copy today, byte for byte."""
+    rel = folder.relative_to(ROOT).as_posix()
+    differences = hub.released_code_differences(folder)
+    assert not differences, (
+        f"{rel} ships other code than `linalg-transformers publish` writes today:\n  "
+        + "\n  ".join(differences)
+        + f"\nRepublish it from its training run (from the repository root):\n  {hub.republish_command(rel)}\n"
+        + "or, if only the code changed and that run is not at hand, rewrite just its modules:\n  "
+        + f"python -c 'from linalg_transformers.hub import refresh_remote_code; refresh_remote_code(\"{rel}\")'"
+    )
+
+
+def test_release_guard_names_each_difference_and_refresh_rewrites_only_code(published, training_output, tmp_path):
+    import shutil
+
+    assert hub.released_code_differences(published) == []  # what publish just wrote
+    assert set(hub.remote_code_files(["matrix-eigen"])) == {p.name for p in published.glob("*.py")}
+    folder = tmp_path / "checkpoints" / "linalg" / "eigen-p1000"
+    shutil.copytree(published, folder)
+    with (folder / "modeling_matrix_seq2seq.py").open("a") as f:
+        f.write("# an edit by hand\n")
+    (folder / "verification.py").unlink()
+    (folder / "old_module.py").write_text("x = 1\n")
+    differences = hub.released_code_differences(folder)
+    assert [d.split(":")[0] for d in differences] == ["verification.py", "old_module.py", "modeling_matrix_seq2seq.py"]
+    assert "missing" in differences[0] and "not shipped" in differences[1] and "differs" in differences[2]
+
+    others = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix != ".py"}
+    changed = hub.refresh_remote_code(folder)
+    assert changed == ["modeling_matrix_seq2seq.py", "old_module.py", "verification.py"]
+    assert hub.released_code_differences(folder) == [] and hub.refresh_remote_code(folder) == []
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix != ".py"} == others  # weights, card, ...
+
+    # Other pipelines mean another config and card: the guard says so, and only republishing fixes it.
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "custom_pipelines": {}}))
+    differences = hub.released_code_differences(folder)
+    assert len(differences) == 1 and differences[0].startswith("config.json custom_pipelines")
+    command = f"linalg-transformers publish {training_output} {REPO_ID} --local-dir {folder.as_posix()}"
+    assert hub.republish_command(folder) == command
+    with pytest.raises(ValueError, match="republish"):
+        hub.refresh_remote_code(folder)
+
+
 # ------------------------------------------------------------------------------------------------ metric Space
 def test_publish_metric_space(tmp_path, monkeypatch):
     import evaluate
@@ -804,6 +892,10 @@ def test_publish_metric_space(tmp_path, monkeypatch):
         == 1.0
     )
 
+    # Every Space file comes from the metric's folder: app.py unchanged, requirements.txt with the package line.
+    assert (space / "app.py").read_bytes() == (MATRIX_ACCURACY_PATH / "app.py").read_bytes()
+    assert (space / "requirements.txt").read_text() == (MATRIX_ACCURACY_PATH / "requirements.txt").read_text()
+
     # app.py against a stand-in gradio that records the interface: no removed gradio API, and the function works.
     fake = types.ModuleType("gradio")
     fake.Textbox = lambda **kw: ("Textbox", kw)
@@ -817,7 +909,14 @@ def test_publish_metric_space(tmp_path, monkeypatch):
 
     other = tmp_path / "x"
     hub.build_metric_space(other, "someone/tol_acc", package_requirement="linalg-transformers @ git+https://x/y")
-    assert (other / "tol_acc.py").is_file() and "tol_acc.py" in (other / "app.py").read_text()
+    assert {p.name for p in other.iterdir()} == {"tol_acc.py", "README.md", "app.py", "requirements.txt"}
+    assert (other / "requirements.txt").read_text().splitlines()[0] == "linalg-transformers @ git+https://x/y"
+    app = runpy.run_path(str(other / "app.py"))  # the same app finds the module named after this Space
+    assert app["module_file"]() == (other / "tol_acc.py").resolve()
+    assert app["demo"].fn("[[3.0, 1.0]]", "[[3.0, 1.01]]", "eigenvalues", "", "")["accuracy@0.05"] == 1.0
+    (other / "stray.py").write_text("")
+    with pytest.raises(RuntimeError, match="one evaluate module"):
+        runpy.run_path(str(other / "app.py"))
     with pytest.raises(ValueError, match="identifier"):
         hub.build_metric_space(tmp_path / "y", "someone/tol-acc")
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,8 +24,22 @@ from transformers.dynamic_module_utils import get_relative_import_files
 from transformers.pipelines import PIPELINE_REGISTRY
 
 import linalg_transformers
-from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer, cli, hub
-from linalg_transformers.pipeline_matrix import DEFAULT_RERANK_BEAMS, PIPELINES, MatrixPipeline
+from linalg_transformers import (
+    MatrixSeq2SeqConfig,
+    MatrixSeq2SeqForConditionalGeneration,
+    MatrixTokenizer,
+    cli,
+    hub,
+    pipeline_commands,
+)
+from linalg_transformers.pipeline_matrix import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MODELS,
+    DEFAULT_RERANK_BEAMS,
+    PIPELINES,
+    PROGRESS_BAR_MIN,
+    MatrixPipeline,
+)
 from linalg_transformers.problems import get_problem
 from linalg_transformers.verification import invariant_errors
 
@@ -121,8 +136,9 @@ class Scripted:
         self.answers = answers
         self.calls: list[dict] = []
 
-    def __call__(self, input_ids, attention_mask, max_length, num_beams, num_return_sequences, do_sample):
-        self.calls.append({"batch": len(input_ids), "num_beams": num_beams, "k": num_return_sequences})
+    def __call__(self, input_ids, attention_mask, max_length, num_beams, num_return_sequences, do_sample, **extra):
+        call = {"batch": len(input_ids), "num_beams": num_beams, "k": num_return_sequences}
+        self.calls.append(call | ({"do_sample": do_sample, **extra} if do_sample or extra else {}))
         rows = []
         for x in TOK.decode_matrices(input_ids).matrices:  # P1000 in and out: the output decoder reads inputs too
             candidates = self.answers(x)
@@ -165,7 +181,7 @@ def test_every_task_is_registered_with_its_class_and_problems():
 def test_the_pipeline_module_imports_only_flat_modules_so_it_travels_as_remote_code():
     module = PACKAGE / "pipeline_matrix.py"
     shipped = {Path(f).name for f in get_relative_import_files(str(module))}
-    assert shipped == {"encodings.py", "verification.py"}
+    assert shipped == {"encodings.py", "regression_decoding.py", "verification.py"}
     for name in shipped | {module.name}:
         text = (PACKAGE / name).read_text()
         assert "from .." not in text and "import linalg_transformers" not in text, name
@@ -267,6 +283,143 @@ def test_batches_of_mixed_shapes_are_padded_and_answered_in_order(solvers, monke
         np.testing.assert_allclose(out["transpose"], x.T, rtol=1e-15)
 
 
+def test_a_batch_goes_through_generate_in_batches_by_default(solvers, monkeypatch):
+    solver = solvers["matrix-transpose"]
+    script = Scripted(lambda m: [m.T])
+    monkeypatch.setattr(solver.model, "generate", script)
+    outputs = solver([GENERAL] * 5)
+    assert [c["batch"] for c in script.calls] == [5] and len(outputs) == 5  # one generate() call, not five
+    script.calls.clear()
+    solver(np.stack([GENERAL] * (DEFAULT_BATCH_SIZE + 1)))
+    assert [c["batch"] for c in script.calls] == [DEFAULT_BATCH_SIZE, 1]
+    script.calls.clear()
+    assert solver([GENERAL] * 3, batch_size=1) == outputs[:3] and [c["batch"] for c in script.calls] == [1, 1, 1]
+
+
+def test_long_batches_show_a_progress_bar(solvers, monkeypatch, capsys):
+    solver = solvers["matrix-transpose"]
+    monkeypatch.setattr(solver.model, "generate", Scripted(lambda m: [m.T]))
+    rng = np.random.default_rng(1)
+    inputs = list(np.round(rng.uniform(-9, 9, (PROGRESS_BAR_MIN + 1, 3, 3)), 1))
+    outputs = solver(inputs)
+    err = capsys.readouterr().err
+    assert "matrix-transpose" in err and f"{PROGRESS_BAR_MIN + 1}/{PROGRESS_BAR_MIN + 1}" in err
+    for x, out in zip(inputs, outputs):  # the answers come back in order
+        np.testing.assert_allclose(out["transpose"], x.T)
+    assert solver(inputs, progress=False) == outputs and capsys.readouterr().err == ""
+    solver(inputs[:PROGRESS_BAR_MIN])
+    assert capsys.readouterr().err == ""  # short batches: no bar
+    solver(inputs[:2], progress=True)
+    assert "2/2" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="progress must be True, False or None"):
+        solver(inputs[:2], progress="yes")
+
+
+def test_num_return_sequences_lists_the_candidates(solvers, monkeypatch):
+    solver, x = solvers["matrix-inverse"], GENERAL
+    inverse = np.linalg.inv(x)
+    candidates = [1.3 * inverse, inverse, None, 1.05 * inverse]
+    script = Scripted(lambda m: candidates)
+    monkeypatch.setattr(solver.model, "generate", script)
+    out = strict_json(solver(x, num_return_sequences=3))
+    assert script.calls[-1] == {"batch": 1, "num_beams": 3, "k": 3}  # beam search with as many beams
+    assert "rerank" not in out and not out["correct_at"]["5%"]  # the top candidate, not the best one
+    listed = out["candidates"]
+    assert len(listed) == 3 and [c["valid"] for c in listed] == [True, True, False]
+    assert {k: v for k, v in listed[0].items()} == {k: v for k, v in out.items() if k not in ("check", "candidates")}
+    np.testing.assert_allclose(listed[1]["inverse"], inverse, rtol=6e-3)
+    assert listed[1]["correct_at"]["0.5%"] and listed[2]["inverse"] is None and listed[2]["error"] is None
+    assert "check" not in listed[0] and all(isinstance(c["generated"], str) for c in listed)
+
+    reranked = solver(x, num_return_sequences=4, verify_rerank=True)  # rerank among the candidates listed
+    assert reranked["rerank"]["chosen"] == 1 and len(reranked["candidates"]) == 4
+    assert reranked["correct_at"]["0.5%"] and script.calls[-1]["k"] == 4
+    assert "candidates" not in solver(x, verify_rerank=True)  # rerank alone lists errors only, as before
+    assert len(solver(x, num_return_sequences=1)["candidates"]) == 1
+
+
+def test_generate_kwargs_reach_generate(solvers, monkeypatch):
+    solver, x = solvers["matrix-inverse"], GENERAL
+    script = Scripted(lambda m: [np.linalg.inv(m)] * 4)
+    monkeypatch.setattr(solver.model, "generate", script)
+    solver(x, generate_kwargs={"num_beams": 4, "length_penalty": 0.5})
+    assert script.calls[-1] == {"batch": 1, "num_beams": 4, "k": 1, "do_sample": False, "length_penalty": 0.5}
+    out = solver(x, num_return_sequences=2, generate_kwargs={"do_sample": True, "top_k": 5})
+    assert script.calls[-1] == {"batch": 1, "num_beams": 1, "k": 2, "do_sample": True, "top_k": 5}  # sampling
+    assert len(out["candidates"]) == 2
+    solver(x, generate_kwargs={"num_return_sequences": 2, "max_new_tokens": 40})
+    assert script.calls[-1]["k"] == 2 and script.calls[-1]["num_beams"] == 2
+    at_construction = pipeline("matrix-inverse", model=solver.model, tokenizer=TOK, generate_kwargs={"num_beams": 3})
+    at_construction(x)
+    assert script.calls[-1]["num_beams"] == 3
+
+
+GENERATION_ERRORS = [
+    ({"num_return_sequences": 3, "num_beams": 2}, r"num_return_sequences=3 needs num_beams >= 3"),
+    ({"num_return_sequences": 0}, "num_return_sequences must be a positive int"),
+    ({"num_return_sequences": 1, "verify_rerank": True}, "at least 2 beam candidates; got num_return_sequences=1"),
+    ({"generate_kwargs": {"max_length": 5}}, r"generate_kwargs cannot set \['max_length'\]"),
+    ({"generate_kwargs": {"input_ids": None}}, "generate_kwargs cannot set"),
+    ({"generate_kwargs": [("num_beams", 2)]}, "generate_kwargs must be a dict"),
+    ({"num_beams": 2, "generate_kwargs": {"num_beams": 3}}, r"num_beams is 2 and generate_kwargs\['num_beams'\] is 3"),
+    ({"temperature": 0.5}, r"unknown option\(s\) \['temperature'\].*generate_kwargs="),
+]
+
+
+@pytest.mark.parametrize(("options", "match"), GENERATION_ERRORS, ids=[m[:30] for _, m in GENERATION_ERRORS])
+def test_generation_options_are_checked(solvers, options, match):
+    with pytest.raises(ValueError, match=match):
+        solvers["matrix-eigen"](SYMMETRIC, **options)
+
+
+def test_a_real_model_returns_candidates_and_samples(solvers):
+    solver = solvers["matrix-inverse"]
+    out = strict_json(solver(GENERAL, num_return_sequences=2))
+    assert len(out["candidates"]) == 2
+    torch.manual_seed(0)
+    sampled = strict_json(solver(GENERAL, num_return_sequences=3, generate_kwargs={"do_sample": True, "top_k": 4}))
+    assert len(sampled["candidates"]) == 3
+
+
+@pytest.mark.parametrize("task", ["matrix-multiply", "matrix-vector"])
+def test_products_take_a_pair_and_return_a_times_b(solvers, monkeypatch, task):
+    """A pair (A, B) or {"a": A, "b": B} gives A @ B; the stacked input [A | B] keeps the reference's A^T B."""
+    solver = solvers[task]
+    monkeypatch.setattr(solver.model, "generate", Scripted(lambda m: [exact(task, m)]))
+    a = np.array([[1.0, -2.0, 3.0], [4.0, 0.5, -6.0], [-7.0, 8.0, 2.0]])
+    b = SYMMETRIC if task == "matrix-multiply" else np.array([1.0, -2.0, 3.0])
+    want = a @ b
+    pair = strict_json(solver((a, b)))
+    assert pair["valid"] and pair["correct_at"]["1%"], pair
+    np.testing.assert_allclose(np.squeeze(pair["product"]), want, rtol=6e-3)
+    assert pair["check"] == PIPELINES[task].pair_check and "A @ " in pair["check"]
+    assert solver({"a": a, "b": b}) == pair and solver({"A": a.tolist(), "B": b.tolist()}) == pair
+    assert solver((torch.tensor(a), torch.tensor(b))) == pair
+    assert solver([(a, b), {"a": 2 * a, "b": b}]) == [pair, solver((2 * a, b))]  # a list of pairs is a batch
+    stacked = solver(np.hstack([a, b if b.ndim == 2 else b[:, None]]))  # [A | B]: the reference's A^T B
+    np.testing.assert_allclose(np.squeeze(stacked["product"]), a.T @ b, rtol=6e-3)
+    assert stacked["check"] == PIPELINES[task].check.description
+    if task == "matrix-vector":
+        assert solver((a, b[:, None])) == pair and solver((a, b.tolist())) == pair  # v as a column, or a list
+    else:
+        rectangular = np.arange(6.0).reshape(2, 3) - 2
+        other = np.arange(6.0).reshape(3, 2) + 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # 3x2 halves: outside the trained n = m
+            out = solver((rectangular, other))  # (2 x 3) @ (3 x 2)
+        np.testing.assert_allclose(out["product"], rectangular @ other, rtol=6e-3)
+
+
+def test_a_dataframe_of_numbers_is_a_matrix(solvers):
+    pd = pytest.importorskip("pandas")
+    solver = solvers["matrix-eigen"]
+    frame = pd.DataFrame(SYMMETRIC, columns=["a", "b", "c"])
+    assert solver(frame) == solver(SYMMETRIC)
+    assert solver([frame, frame]) == [solver(SYMMETRIC)] * 2
+    with pytest.raises(ValueError, match="holds a string"):
+        solver(pd.DataFrame([["1", "2"], ["2", "1"]]))
+
+
 def test_a_real_model_in_batches_with_rerank(solvers):
     solver = solvers["matrix-inverse"]
     outputs = [strict_json(o) for o in solver([GENERAL, 2 * GENERAL, -GENERAL], batch_size=2, verify_rerank=True)]
@@ -359,7 +512,16 @@ BAD_INPUTS = [
     ("matrix-eigen", 3.0, "not a matrix: got float"),
     ("matrix-eigen", [1.0, 2.0, 3.0], r"not a matrix: got an array of shape \(3,\)"),
     ("matrix-eigen", {"rows": [[1.0]]}, "not a matrix: got dict"),
-    ("matrix-eigen", [], "empty list"),
+    ("matrix-eigen", [], "got an empty batch"),
+    ("matrix-eigen", np.zeros((0, 5, 5)), r"got an empty batch \(no matrices\).*shape \(0, 5, 5\)"),
+    ("matrix-transpose", torch.zeros((0, 3, 3)), "got an empty batch"),
+    ("matrix-eigen", {"a": np.eye(2), "b": np.eye(2)}, "not a matrix: got dict"),  # a pair only for products
+    ("matrix-multiply", (np.ones((2, 3)), np.ones((2, 2))), "A is 2x3 and B is 2x2: A @ B needs as many columns"),
+    ("matrix-multiply", (np.ones((2, 3)), np.ones((3, 3))), r"A\^T and B of the same shape, so B must be 3x2"),
+    ("matrix-multiply", {"a": np.eye(2), "c": np.eye(2)}, r"a dict input is a pair \{'a': A, 'b': B\}"),
+    ("matrix-multiply", (np.eye(2), [[1.0, 2.0], [3.0]]), "matrix-multiply: B: ragged rows"),
+    ("matrix-vector", (np.ones((2, 3)), [1.0, 2.0]), "A @ v needs a vector of 3 entries"),
+    ("matrix-vector", (np.ones((2, 3)), np.ones((3, 2))), "A @ v needs a vector of 3 entries"),
     ("matrix-eigen", np.zeros((0, 0)), "has no entries"),
     ("matrix-eigen", [[1.0, 2.0], [3.0]], "ragged rows"),
     ("matrix-eigen", [["1", "2"], ["2", "1"]], "holds a string"),
@@ -410,6 +572,10 @@ def test_values_beyond_fp15_are_outside_its_range():
     assert solver([[9.9e8, 0.0], [0.0, 1.0]])["valid"] in (True, False)  # the largest FP15 writes
     with pytest.raises(ValueError, match=r"matrix-eigen: 2e\+09 is outside the range of the input encoding FP15"):
         solver([[2e9, 0.0], [0.0, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # far past the range: the same error, and no numpy warning on the way
+        with pytest.raises(ValueError, match=r"matrix-eigen: 1e\+300 is outside the range of the input encoding FP15"):
+            solver([[1e300, 1.0], [1.0, 1e300]])
 
 
 def test_nearly_symmetric_matrices_are_symmetrised(solvers, monkeypatch):
@@ -449,33 +615,155 @@ def test_far_from_the_training_distribution_warns_naming_it(solvers, monkeypatch
 
 
 # ---------------------------------------------------------------------------------------- default model
-def test_pipeline_with_no_model_resolves_the_default_from_the_local_cache(eigen_folder, tmp_path):
-    """`pipeline("matrix-eigen")` and `solve` without --model load linalg/eigen-p1000 from the HF cache, offline."""
-    hf_home = tmp_path / "hf_home"
-    hub.install_checkpoint(eigen_folder, "linalg/eigen-p1000", hf_home / "hub")
-    expected = strict_json(pipeline("matrix-eigen", model=str(eigen_folder))(SYMMETRIC))
+def subprocess_env(hf_home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HF_HUB_CACHE", "HF_TOKEN")}
-    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(hf_home), TRANSFORMERS_VERBOSITY="error", OMP_NUM_THREADS="1")
+    for name in ("TRANSFORMERS_VERBOSITY", "TRANSFORMERS_NO_ADVISORY_WARNINGS", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        env.pop(name, None)
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(hf_home), OMP_NUM_THREADS="1", **extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def default_models(eigen_folder, tmp_path_factory) -> tuple[Path, dict[str, Path]]:
+    """A temporary HF_HOME holding a tiny fixture model under every default Hub id of `DEFAULT_MODELS`."""
+    hf_home = tmp_path_factory.mktemp("hf_home")
+    folders = {}
+    for task, repo_id in DEFAULT_MODELS.items():
+        folder = eigen_folder
+        if task != "matrix-eigen":
+            folder = tmp_path_factory.mktemp("models") / task
+            tiny_model(TOK, problem_of(task).config_dict()).save_pretrained(folder)
+            TOK.save_pretrained(folder)
+        hub.install_checkpoint(folder, repo_id, hf_home / "hub")
+        folders[task] = folder
+    return hf_home, folders
+
+
+def test_a_model_shipping_its_pipeline_is_served_by_the_installed_class(eigen_folder, tmp_path):
+    """A published model lists its pipeline in custom_pipelines (remote code for processes without the package);
+    with the package imported, `pipeline(task, model=folder)` uses the installed class, no trust_remote_code."""
+    import shutil
+
+    from linalg_transformers.hub.remote_code import custom_pipelines_config
+
+    folder = tmp_path / "published"
+    shutil.copytree(eigen_folder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["custom_pipelines"] = custom_pipelines_config(["matrix-eigen"])  # what publish writes
+    (folder / "config.json").write_text(json.dumps(config))
+    assert config["custom_pipelines"]["matrix-eigen"]["impl"] == "pipeline_matrix.MatrixEigenPipeline"
+    expected = pipeline("matrix-eigen", model=str(eigen_folder))(SYMMETRIC)
+    for solver in (pipeline("matrix-eigen", model=str(folder)), pipeline(model=str(folder))):
+        assert type(solver) is PIPELINES["matrix-eigen"]
+        assert solver(SYMMETRIC) == expected
+    solver.model.save_pretrained(tmp_path / "saved")  # the entry is kept where the model is saved again
+    saved = json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert saved["custom_pipelines"] == config["custom_pipelines"]
+
+
+def test_every_released_default_is_registered_and_the_others_say_pass_model():
+    registered = hub.registered_pipelines()
+    assert DEFAULT_MODELS == {
+        "matrix-eigen": "linalg/eigen-p1000",
+        "matrix-transpose": "linalg/transpose-p1000",
+        "matrix-add": "linalg/add-p1000",
+    }
+    for task in PIPELINES:
+        if task in DEFAULT_MODELS:
+            assert registered[task]["default"] == {"model": (DEFAULT_MODELS[task], "main")}, task
+        else:
+            assert registered[task].get("default") is None and "default" not in registered[task], task
+            with pytest.raises(ValueError, match=rf"{task} has no released model yet.*pipeline\('{task}', model="):
+                pipeline(task)  # transformers alone: KeyError: 'default'
+
+
+def test_pipeline_with_no_model_loads_each_tasks_default_from_the_local_cache(default_models, tmp_path):
+    """`pipeline(task)` loads `DEFAULT_MODELS[task]` from the HF cache, offline, for every task that has one."""
+    hf_home, folders = default_models
+    expected = {
+        task: strict_json(pipeline(task, model=str(folder))(EXAMPLES[task])) for task, folder in folders.items()
+    }
     script = f"""
-import json, sys
+import json
 import numpy as np
 from transformers import pipeline
 import linalg_transformers
-from linalg_transformers import cli
 
-solver = pipeline("matrix-eigen")
-assert solver.model.name_or_path == "linalg/eigen-p1000", solver.model.name_or_path
-print(json.dumps(solver(np.array({SYMMETRIC.tolist()!r}))))
-sys.stdout.flush()
-sys.exit(cli.main(["solve", "--task", "matrix-eigen", {json.dumps(SYMMETRIC.tolist())!r}]))
+for task, repo_id in {DEFAULT_MODELS!r}.items():
+    solver = pipeline(task)
+    assert solver.model.name_or_path == repo_id, (task, solver.model.name_or_path)
+    assert type(solver) is linalg_transformers.PIPELINES[task]
+    print(json.dumps(solver(np.array({ {t: x.tolist() for t, x in EXAMPLES.items()}!r}[task]))))
 """
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=subprocess_env(hf_home, TRANSFORMERS_VERBOSITY="error"),
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    first, rest = result.stdout.split("\n", 1)
-    assert json.loads(first) == expected
-    assert json.loads(rest) == expected
+    printed = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert printed == [expected[task] for task in DEFAULT_MODELS]
+
+
+def run_cli(argv: list[str], hf_home: Path, cwd: Path, **popen: Any) -> subprocess.CompletedProcess:
+    """The command line in a fresh interpreter (transformers' logging as a user sees it), offline."""
+    command = [sys.executable, "-c", "import sys; from linalg_transformers import cli; sys.exit(cli.main())", *argv]
+    if "stdout" not in popen:
+        popen["capture_output"] = True
+    return subprocess.run(command, cwd=cwd, env=subprocess_env(hf_home), text=True, timeout=240, **popen)
+
+
+def test_solve_prints_only_the_answer_unless_verbose(default_models, tmp_path):
+    """No "No model was supplied", no loading bars: `solve` chose the default model itself."""
+    hf_home, folders = default_models
+    expected = strict_json(pipeline("matrix-eigen", model=str(folders["matrix-eigen"]))(SYMMETRIC))
+    matrix = json.dumps(SYMMETRIC.tolist())
+    quiet = run_cli(["solve", "--task", "matrix-eigen", matrix], hf_home, tmp_path)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr[-3000:]
+    assert json.loads(quiet.stdout) == expected
+    verbose = run_cli(["solve", "--task", "matrix-eigen", "--verbose", matrix], hf_home, tmp_path)
+    assert verbose.returncode == 0 and "Loading weights" in verbose.stderr, verbose.stderr[-3000:]
+    assert json.loads(verbose.stdout) == expected
+
+
+def test_solve_into_a_closed_pipe_ends_quietly(eigen_folder, tmp_path):
+    """`linalg-transformers solve ... | head`: the reader goes away; no BrokenPipeError traceback, exit code 0."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    try:
+        argv = ["solve", "--task", "matrix-eigen", "--model", str(eigen_folder), json.dumps(SYMMETRIC.tolist())]
+        result = run_cli(argv, tmp_path / "hf_home", tmp_path, stdout=write, stderr=subprocess.PIPE)
+    finally:
+        os.close(write)
+    assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
+
+
+def test_the_help_examples_fit_the_released_models():
+    """Every `solve` example of --help that uses a default model is in that model's training distribution."""
+    import shlex
+
+    checked = 0
+    examples = [*pipeline_commands.SOLVE_EXAMPLES, *(line.strip() for line in cli.EPILOG.splitlines())]
+    for example in examples:
+        if not example.startswith("linalg-transformers solve "):
+            continue
+        argv = shlex.split(example.split("#")[0])
+        if "--model" in argv or "--file" in argv:
+            continue
+        task = argv[argv.index("--task") + 1]
+        released = ROOT / "checkpoints" / DEFAULT_MODELS[task]
+        config = json.loads((released / "config.json").read_text())
+        tokenizer = MatrixTokenizer.from_pretrained(released)
+        model = tiny_model(tokenizer, config["training_problem"], positions=config["max_position_embeddings"])
+        solver = pipeline(task, model=model, tokenizer=tokenizer)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # far from the training distribution would warn
+            solver.preprocess(json.loads(argv[-1]))  # the length checks and the distribution warning
+        checked += 1
+    assert checked >= 2  # the top-level help and solve --help
 
 
 # --------------------------------------------------------------------------------------------------- solve
@@ -508,6 +796,15 @@ def test_solve_prints_the_pipelines_json(eigen_folder, tmp_path, capsys, monkeyp
         (["--task", "matrix-eigen", "--file", __file__], "as a .npy array"),
         (["--task", "matrix-eigen", "[[1, 2], [3, 4]]"], "matrix-eigen: the matrix is not symmetric"),
         (["--task", "matrix-inverse", "[[1, 2], [3, 4]]"], "matrix-inverse has no default model; pass --model"),
+        (["--task", "matrix-eigen", "[]"], "matrix-eigen: got an empty batch"),
+        (
+            ["--task", "matrix-transpose", "--model", "/nonexistent", "[[1]]"],
+            "cannot load a model from '/nonexistent' (a model folder or a Hub id): there is no folder '/nonexistent'",
+        ),
+        (
+            ["--task", "matrix-transpose", "--model", "nobody/no-such-model", "[[1]]"],
+            "cannot load a model from 'nobody/no-such-model' (a model folder or a Hub id): ",
+        ),
     ],
 )
 def test_solve_reports_bad_input_as_an_error(eigen_folder, capsys, argv, match):
@@ -516,7 +813,18 @@ def test_solve_reports_bad_input_as_an_error(eigen_folder, capsys, argv, match):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["solve", *argv])
     assert exit_.value.code == 2
-    assert match in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1 and err.startswith("linalg-transformers solve: error: "), err
+
+
+def test_solve_an_empty_npy_batch_is_an_error(eigen_folder, tmp_path, capsys):
+    np.save(tmp_path / "empty.npy", np.zeros((0, 3, 3)))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(
+            ["solve", "--task", "matrix-eigen", "--model", str(eigen_folder), "--file", str(tmp_path / "empty.npy")]
+        )
+    assert exit_.value.code == 2
+    assert "matrix-eigen: got an empty batch (no matrices)" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------------------------- benchmark

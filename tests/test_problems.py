@@ -188,7 +188,7 @@ def test_rectangular_and_dimension_ranges_give_lists_of_every_shape():
     assert all(y.shape == x.T.shape and np.array_equal(y, x.T) for x, y in zip(batch.inputs, batch.targets))
     square = get_problem("eigenvalues", dim=(2, 4)).generate(100, seed=0)
     assert {x.shape for x in square.inputs} == {(2, 2), (3, 3), (4, 4)}
-    # matmul with rectangular: only the inner dimension varies independently (PAPER.md section 11, quirk 14)
+    # matmul with rectangular: only the inner dimension varies independently (docs/reference-code.md#item-14)
     mm = get_problem("matmul", dim=(2, 3), rectangular=True).generate(100, seed=0)
     assert {(x.shape, y.shape) for x, y in zip(mm.inputs, mm.targets)} == {
         ((n, 2 * m), (m, m)) for n in (2, 3) for m in (2, 3)
@@ -230,7 +230,8 @@ def test_coefficient_distributions_have_the_papers_range_and_variance():
     x = get_problem("transpose", dim=10).generate(2000, seed=0).inputs
     assert x.min() >= -10 and x.max() <= 10 and abs(x.std() - 10 / math.sqrt(3)) < 0.05
     g = get_problem("transpose", dim=10, coeff_distribution="gaussian").generate(2000, seed=0).inputs
-    assert abs(g.std() - 10 / math.sqrt(3)) < 0.05 and np.abs(g).max() > 10  # really Gaussian (bug 3 fixed)
+    # really Gaussian (docs/reference-code.md#item-3, fixed)
+    assert abs(g.std() - 10 / math.sqrt(3)) < 0.05 and np.abs(g).max() > 10
     kurtosis = ((g - g.mean()) ** 4).mean() / g.var() ** 2
     assert abs(kurtosis - 3.0) < 0.1
 

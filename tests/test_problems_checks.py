@@ -153,7 +153,7 @@ def test_inverse_check_is_the_residual_relative_to_n():
     assert problem.relative_error(m, np.zeros((3, 3))) == pytest.approx(1.0)
 
 
-def test_singular_values_are_compared_correctly():  # the reference's check is broken (bug 1)
+def test_singular_values_are_compared_correctly():  # the reference's check is broken (docs/reference-code.md#item-1)
     problem = get_problem("singular_values", dim=(2, 5), rectangular=True)
     batch = problem.generate(100, seed=0)
     assert problem.accuracy(batch.inputs, batch.targets)["accuracy@0.005"] == 1.0
@@ -212,7 +212,8 @@ def test_rounded_solutions_reach_the_measured_ceiling(name):
     assert acc["well_formed"] == 1.0
 
 
-def test_the_inversion_ceiling_is_the_papers():  # PAPER.md section 9: 92.0 / 85.2 / 59.6 / 22.8
+# docs/problems.md#ceilings: 92.0 / 85.2 / 59.6 / 22.8 on the reference code's generators
+def test_the_inversion_ceiling_is_the_papers():
     assert CEILINGS_5X5["inverse"] == pytest.approx((92.0, 85.2, 59.6, 22.8), abs=0.5)
 
 

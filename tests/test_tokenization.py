@@ -88,6 +88,51 @@ def test_round_trip_through_generated_ids(tok):
     assert tok.decode_matrices([[0, 5, 9], [1]]).valid.tolist() == [False, False]
 
 
+def test_zero_length_rows_are_invalid_never_an_exception(tok):
+    import torch
+
+    for ids in ([[]], np.zeros((2, 0), dtype=np.int64), torch.zeros((2, 0), dtype=torch.long), []):
+        for with_task in (False, True):
+            out = tok.decode_matrices(ids, with_task=with_task)
+            assert not out.valid.any() and all(m is None for m in out.matrices)
+            assert len(out.matrices) == len(out.valid) == (0 if isinstance(ids, list) and not ids else len(ids))
+    assert not get_encoding("P1000").decode_batch(np.zeros((2, 0), dtype=np.int64)).valid.any()
+
+
+def test_decoding_random_ids_never_raises():
+    """10,000 random id sequences (empty ones, out-of-range ids, ragged lists) over every setup: no exception."""
+    rng = np.random.default_rng(16)
+    for input_encoding, output_encoding in STANDARD_TOKENIZERS.values():
+        tokenizer = MatrixTokenizer(input_encoding=input_encoding, output_encoding=output_encoding)
+        for _ in range(400):
+            batch, length = int(rng.integers(1, 4)), int(rng.integers(0, 30))
+            kind = rng.integers(3)
+            if kind == 0:  # anything, including negative and out-of-range ids
+                ids = rng.integers(-200, tokenizer.vocab_size + 50, (batch, length))
+            elif kind == 1:  # output tokens only: more often close to well formed
+                ids = rng.integers(0, tokenizer.output_vocab_size, (batch, length))
+            else:  # ragged nested lists, some empty
+                ids = [rng.integers(-2, tokenizer.vocab_size, int(rng.integers(0, 10))).tolist() for _ in range(batch)]
+            for with_task in (False, True):
+                out = tokenizer.decode_matrices(ids, with_task=with_task)
+                assert len(out.matrices) == len(out.valid) == batch
+                assert all((m is None) != bool(v) for m, v in zip(out.matrices, out.valid))
+
+
+def test_only_eos_pad_and_minus_100_end_a_sequence(tok):
+    """An id outside the vocabulary inside a sequence makes it invalid; it is not read as the sequence's end."""
+    three = tok.encode_matrices([np.array([[3.0]])], side="output")[0][0]
+    body = [int(t) for t in three if t not in (tok.eos_token_id, tok.pad_token_id)]  # V1 V1 + 300 E-2
+    assert tok.decode_matrices([[*body, tok.eos_token_id]]).matrices[0].tolist() == [[3.0]]
+    for bad in (999_999, tok.vocab_size, -1, -5):
+        for ids in ([*body[:3], bad, *body[3:]], [*body, bad, *body], [*body, bad]):
+            out = tok.decode_matrices([ids])
+            assert not out.valid[0] and out.matrices[0] is None, (bad, ids)
+    for end in (tok.eos_token_id, tok.pad_token_id, -100):
+        out = tok.decode_matrices([[*body, end, 999_999, *body]])  # whatever follows the end is ignored
+        assert out.valid[0] and out.matrices[0].tolist() == [[3.0]], end
+
+
 def test_mixed_shapes_and_task_tokens(tok):
     mats = [np.eye(2), np.ones((3, 1)), -np.eye(2)]
     ids, lengths = tok.encode_matrices(mats, "output", tasks=["T", "E", "I"])
@@ -102,7 +147,7 @@ def test_mixed_shapes_and_task_tokens(tok):
 
 
 def test_lawt_framing_and_vocabulary_sizes():
-    # Vocabulary sizes of PAPER.md section 1.
+    # The reference vocabulary sizes (docs/encodings.md#the-reference-vocabulary).
     sizes = {("float,2,10",) * 2: 338, ("float,2,1000",) * 2: 1328, ("floatsymbol,2",) * 2: 2329}
     sizes |= {("FP15,2,16",) * 2: 29128, ("FP15,2,16", "float,2,1000"): 30329, ("FP15,2,16", "floatsymbol,2"): 31330}
     for (i, o), n in sizes.items():

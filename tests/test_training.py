@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -85,6 +87,32 @@ def test_incomplete_checkpoints_are_never_picked(tmp_path):
     assert not (tmp_path / "checkpoint-20").exists()
 
 
+def test_results_json_is_strict_json_with_null_for_nan(tmp_path):
+    """A test set with no well-formed answer has NaN mean and median errors: results.json says null, not NaN."""
+    row = {f"accuracy@{t:g}": 0.0 for t in (0.05, 0.02, 0.01, 0.005)} | {"well_formed": 0.0}
+    row |= {"mean_relative_error": math.nan, "median_relative_error": math.nan}
+    train.write_results(tmp_path, {"test": row}, {"steps": 3})
+
+    def refuse(constant: str):
+        raise ValueError(f"not JSON: {constant}")
+
+    results = json.loads((tmp_path / "results.json").read_text(), parse_constant=refuse)
+    assert results["test_sets"]["test"]["mean_relative_error"] is None
+    assert results["test_sets"]["test"]["median_relative_error"] is None
+    assert results["test_sets"]["test"]["accuracy@0.05"] == 0.0 and results["steps"] == 3
+
+
+def test_metrics_rows_past_the_resumed_checkpoint_are_dropped(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    rows = [{"step": s, "loss": 1.0 / s} for s in (5, 10, 15, 20)] + [{"step": 10, "eval_accuracy@0.05": 0.5}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 25, "lo')  # a kill mid-line
+    assert train.drop_metrics_after(path, 10) == 3
+    assert [json.loads(line) for line in path.read_text().splitlines()] == [rows[0], rows[1], rows[4]]
+    assert train.drop_metrics_after(path, 10) == 0
+    assert train.drop_metrics_after(path, 0) == 3 and path.read_text() == ""  # starting over
+    assert train.drop_metrics_after(tmp_path / "none.jsonl", 0) == 0
+
+
 @pytest.mark.slow
 def test_smoke_training_one_process(tmp_path):
     res = run_train(tmp_path)
@@ -96,6 +124,10 @@ def test_smoke_training_one_process(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["test_sets"]["test"]) >= {"accuracy@0.05", "accuracy@0.005"}
     assert results["examples_seen"] == 20 * 32
+    # The command that ran, reproducible from the repository root (the model card prints it).
+    assert results["command"] == shlex.join(
+        ["python", "training/train.py", "--config", str(SMOKE), "--output_dir", str(tmp_path)]
+    )
     entries = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert any("eval_accuracy@0.05" in e for e in entries) and any("loss" in e for e in entries)
     assert "| test |" in res.stdout
@@ -123,9 +155,17 @@ def test_resume_after_kill_continues_the_stream(tmp_path):
     assert done, "no checkpoint was completed before the kill"
     killed_at = int(done[-1].name.split("-")[-1])
     assert killed_at < 40
+    # The rows a killed run logged after its last checkpoint (here one more, and a line cut by the kill): the resumed
+    # run repeats those steps, so they must not stay in the log.
+    with (out / "metrics.jsonl").open("a") as f:
+        f.write(json.dumps({"step": killed_at + 5, "loss": 123.0}) + '\n{"step": ' + str(killed_at + 6))
     res = run_train(out, "--max_steps", "40", "--eval_steps", "40", "--save_steps", "10")
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"resuming from {done[-1]}" in res.stderr + res.stdout
+    assert "missing keys" not in res.stderr + res.stdout  # the tied output layer is not stored: nothing is missing
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    logged = [r["step"] for r in rows if "loss" in r]
+    assert len(logged) == len(set(logged)) and 123.0 not in [r["loss"] for r in rows if "loss" in r], logged
     state = json.loads((out / "trainer_state.json").read_text()) if (out / "trainer_state.json").exists() else None
     final = json.loads((out / "results.json").read_text())
     assert final["steps"] == 40 and (state is None or state["global_step"] == 40)

@@ -1,17 +1,26 @@
 """Train a MatrixSeq2Seq model on a linear-algebra problem with the transformers `Seq2SeqTrainer`.
 
-    accelerate launch training/train.py --config training/configs/cpu-transpose.yaml
+    accelerate launch training/train.py --config training/configs/cpu-transpose-p1000.yaml
     python training/train.py --config training/configs/smoke.yaml --output_dir runs/smoke --max_steps 50
     accelerate launch --multi_gpu --num_processes 2 training/train.py --config ...   # two processes (gloo on CPU)
 
 Every argument is a field of `MatrixTrainingArguments` (the transformers `Seq2SeqTrainingArguments` plus the problem,
 encodings, model shape and evaluation fields below). A YAML file given with ``--config`` sets defaults; any field can
 be overridden on the command line. The resolved arguments are saved as ``training_args.yaml`` in the output
-directory, next to the checkpoints; the final model and tokenizer are saved in the output directory itself.
+directory, next to the checkpoints; the final model and tokenizer are saved in the output directory itself, with
+``results.json``: the final accuracies and the run's record (`linalg_transformers.record`), including the command
+line that ran (``command``, which the model card prints).
 
-Examples are generated on the fly (PAPER.md section 2) by `linalg_transformers.data.ProblemStream`, seeded by (seed,
+Examples are generated on the fly, as in the paper, by `linalg_transformers.data.ProblemStream`, seeded by (seed,
 rank, chunk). A killed run resumes from its last *complete* checkpoint (marked by a ``.complete`` file written after
 the checkpoint is fully saved), and the example stream continues where it stopped.
+
+Training options of the recipe search (all off by default; docs/recipes.md): ``number_loss_weight`` adds
+the number-aware loss of `linalg_transformers.number_loss` to cross-entropy (`MatrixSeq2SeqTrainer.compute_loss`);
+``repeat_pool_size`` and ``repeat_prob`` mix a fixed pool of repeated examples into the stream (two-set training,
+kept apart from the fixed test sets); ``lr_scheduler_type: warmup_stable_decay`` with ``lr_scheduler_kwargs:
+{num_decay_steps: N, min_lr_ratio: r}`` keeps a constant rate until the last N steps of ``max_steps``, so that a run
+continued with a larger ``max_steps`` keeps its rate.
 """
 
 from __future__ import annotations
@@ -32,7 +41,9 @@ import torch
 import yaml
 from transformers import (
     AutoModelForSeq2SeqLM,
+    EvalPrediction,
     HfArgumentParser,
+    PreTrainedModel,
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
     TrainerCallback,
@@ -40,18 +51,26 @@ from transformers import (
 )
 
 from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer
-from linalg_transformers.data import MatrixDataCollator, ProblemStream, sequence_lengths, tokenize_examples
+from linalg_transformers.data import (
+    MatrixDataCollator,
+    ProblemStream,
+    input_keys,
+    sequence_lengths,
+    tokenize_examples,
+)
 from linalg_transformers.evaluation import (
     TOLERANCES,
+    _json_safe,
     distribution_variants,
     evaluate_test_sets,
     format_accuracy_table,
 )
 from linalg_transformers.hardware import default_mixed_precision, tune_malloc
-from linalg_transformers.hub import training_lineage
+from linalg_transformers.number_loss import LOSS_KINDS, NumberTokenLoss
 from linalg_transformers.numeric_init import apply_numeric_init
-from linalg_transformers.problems import get_problem, test_set
-from linalg_transformers.problems.test_sets import round_matrices
+from linalg_transformers.problems import BaseProblem, get_problem, test_set
+from linalg_transformers.problems.test_sets import DEFAULT_TEST_SEED, round_matrices
+from linalg_transformers.record import training_command, training_lineage
 
 logger = logging.getLogger("train")
 COMPLETE_MARKER = ".complete"
@@ -64,7 +83,7 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
 
     config: str | None = field(default=None, metadata={"help": "YAML file of defaults for any field."})
     predict_with_generate: bool = field(default=True, metadata={"help": "Evaluate by generating (greedy)."})
-    # ---- the problem (PAPER.md sections 2-5)
+    # ---- the problem
     problem: str = field(default="eigenvalues", metadata={"help": "Problem name, see linalg_transformers.problems."})
     dim: int = field(default=5, metadata={"help": "Matrix dimension (the smallest, with dim_max)."})
     dim_max: int | None = field(default=None, metadata={"help": "Largest dimension for mixed sizes."})
@@ -72,12 +91,12 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
     coeff_range: float = field(default=10.0, metadata={"help": "Coefficients in [-A, A] (A = coeff_range)."})
     coeff_distribution: str = field(default="uniform", metadata={"help": "uniform or gaussian."})
     eigen_distribution: str | None = field(default=None, metadata={"help": "Symmetric problems: eigenvalue law."})
-    noise: float = field(default=0.0, metadata={"help": "Input noise sigma (PAPER.md section 2)."})
+    noise: float = field(default=0.0, metadata={"help": "Input noise: Gaussian, std noise * coeff_range / sqrt(3)."})
     cotraining_tasks: str | None = field(default=None, metadata={"help": "Co-training: comma-separated problems."})
-    # ---- encodings (PAPER.md section 1)
+    # ---- encodings
     input_encoding: str = field(default="FP15", metadata={"help": "P10, P1000, B1999 or FP15."})
     output_encoding: str = field(default="P1000", metadata={"help": "P10, P1000, B1999 or FP15."})
-    # ---- the model (PAPER.md section 6)
+    # ---- the model
     d_model: int = 256
     decoder_d_model: int | None = None
     encoder_layers: int = 4
@@ -110,10 +129,46 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
         default=True,
         metadata={"help": "Keep freed memory in the process (glibc; hardware.tune_malloc): fewer page faults."},
     )
+    # ---- training recipe options (off by default; docs/recipes.md)
+    number_loss_weight: float = field(
+        default=0.0,
+        metadata={"help": "Weight of the number-aware loss added to cross-entropy (number_loss.py); 0: off."},
+    )
+    number_loss_kind: str = field(
+        default="wasserstein",
+        metadata={"help": "wasserstein (expected distance, W1 to the target) or soft (soft targets of a width)."},
+    )
+    number_loss_width: float = field(
+        default=0.02, metadata={"help": "Width of the soft targets (kind soft), in log-value units (0.02: ~2%)."}
+    )
+    number_loss_anneal_steps: int = field(
+        default=0,
+        metadata={
+            "help": "Fade the number loss into plain CE over this many steps (weight, or soft width); 0: never."
+        },
+    )
+    repeat_pool_size: int = field(
+        default=0, metadata={"help": "Size K of a fixed pool of repeated examples (two-set training); 0: off."}
+    )
+    repeat_prob: float = field(
+        default=0.0, metadata={"help": "Probability that a training example is drawn from the repeated pool."}
+    )
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
             raise ValueError(f"mixed_precision must be auto, bf16, fp16 or no; got {self.mixed_precision!r}")
+        if self.number_loss_kind not in LOSS_KINDS:
+            raise ValueError(f"number_loss_kind must be one of {', '.join(LOSS_KINDS)}; got {self.number_loss_kind!r}")
+        for name in ("number_loss_weight", "number_loss_width", "number_loss_anneal_steps", "repeat_pool_size"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
+        if not 0.0 <= self.repeat_prob <= 1.0:
+            raise ValueError(f"repeat_prob must be in [0, 1]; got {self.repeat_prob!r}")
+        if (self.repeat_pool_size > 0) != (self.repeat_prob > 0):
+            raise ValueError(
+                "repeated examples need both repeat_pool_size > 0 and repeat_prob > 0; got "
+                f"repeat_pool_size={self.repeat_pool_size}, repeat_prob={self.repeat_prob}"
+            )
         precision = default_mixed_precision() if self.mixed_precision == "auto" else self.mixed_precision
         self.bf16, self.fp16 = precision == "bf16", precision == "fp16"
         if self.output_dir is None:
@@ -195,6 +250,31 @@ class CheckpointMarker(TrainerCallback):
                 os.replace(tmp, ckpt / COMPLETE_MARKER)
 
 
+def drop_metrics_after(path: Path, step: int) -> int:
+    """Remove the rows of ``metrics.jsonl`` logged after `step` (and any half-written line); returns how many.
+
+    A resumed run repeats the steps after the checkpoint it resumes from, so the rows a killed run logged for them
+    would appear twice; starting over (step 0) drops every row of the earlier run.
+    """
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
+            kept.append(line)
+        elif line.strip():
+            dropped += 1
+    if dropped:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(f"{line}\n" for line in kept))
+        os.replace(tmp, path)
+    return dropped
+
+
 class MetricsLogger(TrainerCallback):
     """Appends every log entry (with the examples seen) to ``metrics.jsonl`` and prints evaluation tables."""
 
@@ -217,9 +297,101 @@ class MetricsLogger(TrainerCallback):
             )
 
 
+# ---------------------------------------------------------------------------------------------------- trainer
+class MatrixSeq2SeqTrainer(Seq2SeqTrainer):
+    """`Seq2SeqTrainer` whose training loss adds the number-aware term (`linalg_transformers.number_loss`) to the
+    model's cross-entropy.
+
+    The term is added here, not in the model, so that a saved model (and its remote code) stays a plain
+    cross-entropy seq2seq model, and evaluation losses stay cross-entropy, comparable across recipes. It uses the
+    model's logits and the same normalization (`num_items_in_batch`, scaled as `Trainer.compute_loss` scales the
+    model's loss across processes), so ``CE + weight * term`` is a loss per target token. With the term on, the logs
+    also carry ``ce_loss`` and ``number_loss`` (its weighted part), the means over the steps since the last log.
+
+    Args:
+        number_loss (`NumberTokenLoss`, *optional*): The term; `None` trains on cross-entropy alone.
+        *args, **kwargs: Those of `Seq2SeqTrainer`.
+    """
+
+    def __init__(self, *args: Any, number_loss: NumberTokenLoss | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.number_loss = number_loss
+        self._number_sums = [0.0, 0.0]  # (ce, number term) summed over the steps since the last log
+        self._number_logged_step: int | None = None  # the step of the last log (or of the first step measured)
+
+    def _process_scale(self, num_items_in_batch: Any) -> int:
+        """The factor by which `Trainer.compute_loss` multiplies a loss normalized by `num_items_in_batch`."""
+        if not (
+            self.args.average_tokens_across_devices
+            and self.model_accepts_loss_kwargs
+            and num_items_in_batch is not None
+        ):
+            return 1
+        tp_size = self.get_tp_size() if hasattr(self, "get_tp_size") else 1
+        scale = self.accelerator.num_processes // tp_size
+        return scale if self.args.n_gpu <= 1 else self.args.n_gpu
+
+    def compute_loss(  # noqa: D102
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: Any = None,
+    ) -> Any:
+        if self.number_loss is None or not model.training or "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        term = self.number_loss(outputs.logits, inputs["labels"], num_items_in_batch, step=self.state.global_step)
+        term = term * self._process_scale(num_items_in_batch)
+        if self._number_logged_step is None:  # the first step of this process (a resumed run starts past 0)
+            self._number_logged_step = self.state.global_step
+        self._number_sums[0] += float(loss.detach())
+        self._number_sums[1] += float(term.detach())
+        loss = loss + term
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:  # noqa: D102
+        steps = self.state.global_step - (self._number_logged_step or 0)
+        if self.number_loss is not None and "loss" in logs and self._number_logged_step is not None and steps > 0:
+            logs["ce_loss"] = round(self._number_sums[0] / steps, 4)
+            logs["number_loss"] = round(self._number_sums[1] / steps, 4)
+            self._number_sums = [0.0, 0.0]
+            self._number_logged_step = self.state.global_step
+        super().log(logs, start_time)
+
+
+def build_number_loss(args: MatrixTrainingArguments, tokenizer: MatrixTokenizer) -> NumberTokenLoss | None:
+    """The number-aware term of the arguments, or `None` when `number_loss_weight` is 0."""
+    if args.number_loss_weight == 0:
+        return None
+    return NumberTokenLoss(
+        tokenizer,
+        weight=args.number_loss_weight,
+        kind=args.number_loss_kind,
+        width=args.number_loss_width,
+        anneal_steps=args.number_loss_anneal_steps,
+    )
+
+
+def fixed_test_inputs(args: MatrixTrainingArguments, problem: Any, tokenizer: MatrixTokenizer) -> set[bytes]:
+    """`input_keys` of every fixed test set this run scores (and of the standard ones): kept out of the pool."""
+    problems = [problem]
+    extra = [d.strip() for d in (args.extra_test_distributions or "").split(",") if d.strip()]
+    if extra:
+        problems += list(distribution_variants(problem, extra).values())
+    seeds = {DEFAULT_TEST_SEED, DEFAULT_TEST_SEED if args.test_seed is None else args.test_seed}
+    sizes = {args.eval_size, args.final_eval_size, 10_000}
+    keys: set[bytes] = set()
+    for p in problems:
+        for seed in seeds:
+            for size in sizes:
+                keys.update(input_keys(tokenize_examples(tokenizer, test_set(p, size=size, seed=seed))))
+    return keys
+
+
 # ------------------------------------------------------------------------------------------------------ model
 def build_model(
-    args: MatrixTrainingArguments, tokenizer: MatrixTokenizer, problem: Any
+    args: MatrixTrainingArguments, tokenizer: MatrixTokenizer, problem: BaseProblem
 ) -> MatrixSeq2SeqForConditionalGeneration:
     """A new model sized by the arguments, or the `init_from` model adapted to the problem (few-shot retraining)."""
     max_in, max_out = sequence_lengths(problem, tokenizer)
@@ -270,7 +442,8 @@ def build_model(
 def write_results(output_dir: Path, rows: dict[str, dict[str, float]], info: dict[str, Any]) -> str:
     """``results.json`` and ``results.md`` (a table a model card can include); returns the Markdown."""
     table = format_accuracy_table(rows)
-    (output_dir / "results.json").write_text(json.dumps({"test_sets": rows, **info}, indent=2) + "\n")
+    results = _json_safe({"test_sets": rows, **info})  # strict JSON: NaN (nothing well formed) is null
+    (output_dir / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     (output_dir / "results.md").write_text(table + "\n")
     return table
 
@@ -303,6 +476,7 @@ def plot_curves(metrics_path: Path, out_path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one experiment; returns the exit code."""
     args = parse_arguments(argv)
+    command = training_command(sys.argv[1:] if argv is None else argv, num_processes=args.world_size)
     if args.malloc_tuning:
         tune_malloc()
     logging.basicConfig(level=logging.INFO if args.process_index == 0 else logging.WARNING, format="%(message)s")
@@ -313,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     problem = get_problem(args.problem, **problem_options(args))
     tokenizer = MatrixTokenizer(input_encoding=args.input_encoding, output_encoding=args.output_encoding)
     model = build_model(args, tokenizer, problem)
+    # Tied weights (the output layer is the decoder embedding) are not stored in checkpoints; listing them here lets
+    # the Trainer re-tie them on resume instead of warning about "missing keys ... ['lm_head.weight']".
+    model._keys_to_ignore_on_save = set(model.all_tied_weights_keys)
     _, max_label = sequence_lengths(problem, tokenizer)
     model.generation_config.max_length = max_label + 2  # decoder start + the longest label (EOS included)
     model.generation_config.num_beams = 1
@@ -328,13 +505,24 @@ def main(argv: list[str] | None = None) -> int:
             resume_from = str(done[-1])
             start_step = json.loads((done[-1] / "trainer_state.json").read_text())["global_step"]
             logger.info(f"resuming from {resume_from} (step {start_step})")
+    if args.process_index == 0:
+        dropped = drop_metrics_after(output_dir / "metrics.jsonl", start_step)
+        if dropped:
+            logger.info(f"metrics.jsonl: dropped {dropped} rows of steps after {start_step} (this run repeats them)")
     per_stream = args.per_device_train_batch_size * args.gradient_accumulation_steps
     # Batches of an iterable dataset are produced by process 0 and dispatched (accelerate's default), so that
     # stream supplies the examples of every process.
     per_stream *= args.world_size
     examples_per_step = per_stream
     train_stream = ProblemStream(
-        problem, tokenizer, seed=args.seed, chunk_size=args.chunk_size, start_example=start_step * per_stream
+        problem,
+        tokenizer,
+        seed=args.seed,
+        chunk_size=args.chunk_size,
+        start_example=start_step * per_stream,
+        repeat_pool_size=args.repeat_pool_size,
+        repeat_prob=args.repeat_prob,
+        exclude_inputs=fixed_test_inputs(args, problem, tokenizer) if args.repeat_pool_size else None,
     )
     args.ignore_data_skip = True  # the stream itself continues; never replay it
     args.accelerator_config.dispatch_batches = True
@@ -348,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     eval_tasks = getattr(eval_set, "tasks", None)
     eval_seen = round_matrices(eval_set.inputs, tokenizer.input_encoding)
 
-    def compute_metrics(pred: Any) -> dict[str, float]:
+    def compute_metrics(pred: EvalPrediction) -> dict[str, float]:
         decoded = tokenizer.decode_matrices(pred.predictions, with_task=eval_tasks is not None)
         predictions = decoded.matrices
         if eval_tasks is not None:
@@ -364,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
             f"mixed precision: {'bf16' if args.bf16 else 'fp16' if args.fp16 else 'no'}"
         )
 
-    trainer = Seq2SeqTrainer(
+    trainer = MatrixSeq2SeqTrainer(
+        number_loss=build_number_loss(args, tokenizer),
         model=model,
         args=args,
         train_dataset=train_stream,
@@ -383,22 +572,36 @@ def main(argv: list[str] | None = None) -> int:
         tokenizer.save_pretrained(str(output_dir))
         trainer.save_state()
         steps = trainer.state.global_step
-        final_report(args, trainer.model, tokenizer, problem, output_dir, train_seconds, steps, examples_per_step)
+        final_report(
+            args,
+            trainer.model,
+            tokenizer,
+            problem,
+            output_dir,
+            train_seconds,
+            steps,
+            examples_per_step,
+            command=command,
+        )
     finish_distributed()
     return 0
 
 
 def final_report(
     args: MatrixTrainingArguments,
-    model: Any,
+    model: PreTrainedModel,
     tokenizer: MatrixTokenizer,
-    problem: Any,
+    problem: BaseProblem,
     output_dir: Path,
     train_seconds: float,
     steps: int,
     examples_per_step: int,
+    command: str | None = None,
 ) -> None:
-    """Evaluate on the fixed test set (and any extra distributions); write results, the table and the plot."""
+    """Evaluate on the fixed test set (and any extra distributions); write results, the table and the plot.
+
+    `command` (`training_command` of the run's arguments) is recorded in ``results.json``: the card prints it.
+    """
     model.eval()
     sets = {"test": problem}
     extra = [d.strip() for d in (args.extra_test_distributions or "").split(",") if d.strip()]
@@ -423,6 +626,8 @@ def final_report(
         "encodings": [tokenizer.input_encoding, tokenizer.output_encoding],
         "hardware": hardware_description(),
     }
+    if command:
+        info["command"] = command
     if args.init_from:  # what the starting model had seen, frozen now (its folder may be replaced later)
         info["init_from"] = training_lineage(args.init_from)
     table = write_results(output_dir, rows, info)
@@ -448,7 +653,7 @@ def hardware_description() -> str:
 
 
 def finish_distributed() -> None:
-    """End a multi-process run cleanly: gloo processes can abort at interpreter exit (HF_NOTES section 4)."""
+    """End a multi-process run cleanly: gloo processes can abort at interpreter exit."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():

@@ -28,13 +28,13 @@ __all__ = [
     "__version__",
 ]
 
-# Problems, fixed test sets and the matrix_accuracy metric (tracker issue 3).
+# Problems, fixed test sets and the matrix_accuracy metric.
 from .metrics import load_matrix_accuracy  # noqa: E402
 from .problems import available_problems, get_problem, register_problem, test_set, to_dataset  # noqa: E402
 
 __all__ += ["available_problems", "get_problem", "load_matrix_accuracy", "register_problem", "test_set", "to_dataset"]
 
-# Pipelines (tracker issue 6): importing the module registers the tasks with PIPELINE_REGISTRY.
+# Pipelines: importing the module registers the tasks with PIPELINE_REGISTRY.
 from .pipeline_matrix import PIPELINES, MatrixPipeline  # noqa: E402
 
 __all__ += ["MatrixPipeline", "PIPELINES"]

@@ -1,4 +1,7 @@
-"""Registration of the model classes with the transformers Auto classes (HF_NOTES.md section 2)."""
+"""Registration of the model classes with the transformers Auto classes.
+
+The workarounds it needs: docs/model.md#hugging-face-stack-what-the-code-works-around.
+"""
 
 from __future__ import annotations
 

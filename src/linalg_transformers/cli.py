@@ -1,7 +1,7 @@
 """The ``linalg-transformers`` command.
 
 Each group of subcommands lives next to the code it drives and registers itself on the parser through one function
-taking the argparse ``subparsers`` object (e.g. `linalg_transformers.hub.add_hub_commands`). A subcommand sets
+taking the argparse ``subparsers`` object (e.g. `linalg_transformers.hub.commands.add_hub_commands`). A subcommand sets
 ``func`` (a function of the parsed namespace returning the exit code) with ``set_defaults``. To add a group, append
 its registration function to `COMMAND_GROUPS`.
 """
@@ -9,30 +9,31 @@ its registration function to `COMMAND_GROUPS`.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from .cli_help import HelpFormatter
 from .evaluation import add_evaluate_command
-from .hub import add_hub_commands
-from .pipeline_commands import add_pipeline_commands
+from .hub.commands import add_hub_commands
+from .pipeline_commands import SOLVE_EXAMPLES, add_pipeline_commands
 from .problems.commands import add_generate_command
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "main"]
 
-COMMAND_GROUPS: list[Callable[[Any], None]] = [
+COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_pipeline_commands,  # solve (pipeline_commands.py)
     add_generate_command,  # generate (problems/commands.py)
     add_evaluate_command,  # evaluate (evaluation.py)
-    add_hub_commands,  # publish, publish-metric, install-checkpoints (hub.py)
+    add_hub_commands,  # publish, publish-metric, install-checkpoints (hub/commands.py)
 ]
 """Registration functions of the subcommand groups, in the order they appear in ``--help`` (everyday jobs first)."""
 
-EPILOG = """\
+EPILOG = f"""\
 examples:
   linalg-transformers install-checkpoints                  # released models into the HF cache (offline use)
-  linalg-transformers solve --task matrix-eigen '[[2, 1], [1, 3]]'         # default model linalg/eigen-p1000
+  {SOLVE_EXAMPLES[0]}
   linalg-transformers generate eigenvalues --size 10000 --output eig.parquet
   linalg-transformers evaluate linalg/eigen-p1000 --size 1000 --ood
   linalg-transformers publish runs/eigen-p1000 linalg/eigen-p1000 --local-dir out/
@@ -57,11 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (a `ValueError` is reported as an error message, code 2)."""
+    """Run the command line; returns the exit code.
+
+    A `ValueError` is reported as a one-line error message, exit code 2. Output into a pipe whose reader has gone
+    (``linalg-transformers solve ... | head``) ends quietly, exit code 0.
+    """
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # stdout may be no file (tests capture it)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # else Python's last flush fails again
+        return 0
     except ValueError as err:
         parser.exit(2, f"{parser.prog} {args.command}: error: {err}\n")
     return 0  # pragma: no cover (parser.exit raises SystemExit)

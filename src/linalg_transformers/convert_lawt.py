@@ -4,9 +4,9 @@ A reference checkpoint is a `torch.save` dict with `params` (the training argume
 dicts) and training bookkeeping (`epoch`, `n_total_iter`, `best_metrics`, `best_stopping_criterion`). It is read with
 `torch.load(..., weights_only=True)`: tensors and plain containers only, never arbitrary pickled objects.
 
-The architecture is `MatrixSeq2SeqConfig.for_lawt` (PAPER.md section 6). Weight names map one to one, except that the
-separate q/k/v projections of the reference are concatenated into our fused `qkv_proj` (self-attention) and
-`kv_proj` (cross-attention) weights.
+The architecture is `MatrixSeq2SeqConfig.for_lawt` (docs/reference-code.md#checkpoint-conversion). Weight names map
+one to one, except that the separate q/k/v projections of the reference are concatenated into our fused `qkv_proj`
+(self-attention) and `kv_proj` (cross-attention) weights.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ _REQUIRED_PARAMS = (
     "n_dec_heads",
     "n_words",
 )
-# Reference training arguments copied into `config.training_problem` when present (PAPER.md sections 2-4).
+# Reference training arguments copied into `config.training_problem` when present (LAWT `src/envs/numeric.py`
+# arguments; docs/problems.md#inputs).
 _PROBLEM_PARAMS = {
     "min_dimension": "min_dim",
     "max_dimension": "dim",
@@ -281,8 +282,8 @@ def convert_lawt_checkpoint(
     model.load_state_dict(state_dict, strict=True)
     model.eval()
     if isinstance(params.get("max_output_len"), int):
-        # The reference decodes at most max_output_len + 2 tokens including <s> at both ends (PAPER.md section 6);
-        # `max_new_tokens` excludes the start token.
+        # The reference decodes at most max_output_len + 2 tokens including <s> at both ends (LAWT `src/evaluator.py`;
+        # docs/reference-code.md#checkpoint-conversion); `max_new_tokens` excludes the start token.
         model.generation_config.max_new_tokens = params["max_output_len"] + 1
 
     if output_dir is not None:

@@ -43,6 +43,8 @@ import numpy as np
 
 __all__ = [
     "MAX_DIMENSION",
+    "PAD_SYMBOL",
+    "UNKNOWN_SYMBOL",
     "DecodedBatch",
     "EncodedBatch",
     "NumberEncoding",
@@ -61,8 +63,11 @@ MAX_DIMENSION = 100
 _DIMENSION_TOKENS = tuple(f"V{i}" for i in range(1, MAX_DIMENSION + 1))
 _MIN_EXPONENT, _MAX_EXPONENT = -100, 100  # exponent tokens E-100..E100 (P10, P1000, B1999)
 _EXPONENT_TOKENS = tuple(f"E{e}" for e in range(_MIN_EXPONENT, _MAX_EXPONENT + 1))
-_PAD = -1  # local index of "no symbol" (padding, P10's unused digit slots)
-_UNKNOWN = -2  # local index of a token the encoding does not know
+PAD_SYMBOL = -1
+"""Local symbol index of "no symbol": padding of a symbol batch, and P10's unused digit slots."""
+
+UNKNOWN_SYMBOL = -2
+"""Local symbol index of a token the encoding does not know (it makes a sequence invalid)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class EncodedBatch:
 
     Attributes:
         symbols (`np.ndarray` of shape `(batch, max_length)`, int32):
-            Indices into `NumberEncoding.symbols`, right-padded with -1.
+            Indices into `NumberEncoding.symbols`, right-padded with `PAD_SYMBOL` (-1).
         lengths (`np.ndarray` of shape `(batch,)`, int64):
             Number of symbols of each sequence.
     """
@@ -198,7 +203,7 @@ class NumberEncoding(ABC):
         slots = self._encode_numbers(x.reshape(-1)).reshape(batch, rows * cols * self.tokens_per_number)
         header = np.broadcast_to(np.array([rows - 1, cols - 1], dtype=np.int32), (batch, 2))
         symbols = np.concatenate([header, slots.astype(np.int32, copy=False)], axis=1)
-        used = symbols != _PAD
+        used = symbols != PAD_SYMBOL
         lengths = used.sum(axis=1).astype(np.int64)
         if not used.all():  # compact rows with unused slots (P10 zeros) to the left
             order = np.argsort(~used, axis=1, kind="stable")
@@ -222,12 +227,12 @@ class NumberEncoding(ABC):
             raise ValueError(f"expected symbols of shape (batch, length); got shape {sym.shape}")
         batch, length = sym.shape
         if lengths is None:
-            is_pad = sym == _PAD
-            lengths = np.where(is_pad.any(axis=1), is_pad.argmax(axis=1), length)
+            is_pad = sym == PAD_SYMBOL
+            lengths = np.where(is_pad.any(axis=1), is_pad.argmax(axis=1), length) if length else np.zeros(batch)
         lengths = np.asarray(lengths, dtype=np.int64)
         # Pad on the right so that reading past a sequence's end reads padding, never out of bounds.
-        padded = np.full((batch, length + self.tokens_per_number + 2), _PAD, dtype=np.int64)
-        padded[:, :length] = np.where(np.arange(length)[None, :] < lengths[:, None], sym, _PAD)
+        padded = np.full((batch, length + self.tokens_per_number + 2), PAD_SYMBOL, dtype=np.int64)
+        padded[:, :length] = np.where(np.arange(length)[None, :] < lengths[:, None], sym, PAD_SYMBOL)
         rows, cols = padded[:, 0] + 1, padded[:, 1] + 1
         ok = (lengths >= 2) & (rows >= 1) & (rows <= MAX_DIMENSION) & (cols >= 1) & (cols <= MAX_DIMENSION)
         count = np.where(ok, rows * cols, 0)
@@ -258,8 +263,8 @@ class NumberEncoding(ABC):
         """
         x = _check_real_finite(values, "values")
         slots = self._encode_numbers(x.reshape(-1)).astype(np.int64)
-        padded = np.full((slots.shape[0], slots.shape[1] + self.tokens_per_number + 2), _PAD, dtype=np.int64)
-        used = slots != _PAD
+        padded = np.full((slots.shape[0], slots.shape[1] + self.tokens_per_number + 2), PAD_SYMBOL, dtype=np.int64)
+        used = slots != PAD_SYMBOL
         order = np.argsort(~used, axis=1, kind="stable")
         padded[:, : slots.shape[1]] = np.take_along_axis(slots, order, axis=1)
         val, _, _ = self._read_number(padded, np.zeros(slots.shape[0], dtype=np.int64))
@@ -268,7 +273,7 @@ class NumberEncoding(ABC):
     # --------------------------------------------------------------------------------------------- string API
     def to_indices(self, tokens: Sequence[str]) -> np.ndarray:
         """Map token strings to local symbol indices (-2 for tokens this encoding does not know)."""
-        return np.array([self.symbol_to_index.get(t, _UNKNOWN) for t in tokens], dtype=np.int64)
+        return np.array([self.symbol_to_index.get(t, UNKNOWN_SYMBOL) for t in tokens], dtype=np.int64)
 
     def to_tokens(self, indices: np.ndarray) -> list[str]:
         """Map local symbol indices (padding excluded) to token strings."""
@@ -421,18 +426,18 @@ class PositionalEncoding(NumberEncoding):
         m, e, zero = _token_exponents(values)
         # The sign is "+" for zero and for anything written as zero (the reference tests value >= 0 after zeroing).
         negative = (values < 0) & ~zero
-        out = np.full((values.size, self.tokens_per_number), _PAD, dtype=np.int64)
+        out = np.full((values.size, self.tokens_per_number), PAD_SYMBOL, dtype=np.int64)
         out[:, 0] = np.where(negative, self._minus, self._plus)
         if self.digits == 1:
             out[:, 1] = self._digit0 + m
         else:  # three base-10 digits, most significant first; zero is the single digit "0"
             out[:, 1] = self._digit0 + m // 100
-            out[:, 2] = np.where(zero, _PAD, self._digit0 + (m // 10) % 10)
-            out[:, 3] = np.where(zero, _PAD, self._digit0 + m % 10)
+            out[:, 2] = np.where(zero, PAD_SYMBOL, self._digit0 + (m // 10) % 10)
+            out[:, 3] = np.where(zero, PAD_SYMBOL, self._digit0 + m % 10)
         out[:, -1] = self._exp0 + (e - _MIN_EXPONENT)
         if self.digits > 1:  # move the exponent next to the single "0" digit of zeros
             out[zero, 2] = out[zero, -1]
-            out[zero, -1] = _PAD
+            out[zero, -1] = PAD_SYMBOL
         return out
 
     def _read_number(self, symbols: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -543,7 +548,8 @@ class FP15Encoding(NumberEncoding):
             ee = ee - (v[pos] < _pow10(ee)) + (v[pos] >= _pow10(ee + 1))
             e[pos] = ee
         e = np.minimum(e, self.max_exponent + 1)
-        m = np.floor(v * self._scales[e] + 0.5).astype(np.int64)
+        # Capped before the cast: a number past the range (written NaN below) would overflow int64 with a warning.
+        m = np.floor(np.minimum(v * self._scales[e], 1e4) + 0.5).astype(np.int64)
         carry = m >= 1000
         m = np.where(carry, 100, m)
         e = e + carry

@@ -3,10 +3,12 @@
 This is the one evaluation path of the package: training (`training/train.py`), the command line
 (``linalg-transformers evaluate``) and the release numbers in the model cards all call `evaluate_model`.
 The check is applied to the input *as the model saw it* (rounded by the input encoding), as in the reference code
-(PAPER.md section 3), but with no teacher-forced exact-match shortcut (bug 8 of section 11): every prediction is
-decoded and checked numerically. `evaluate_test_sets` scores a model on the fixed test sets of several problems (e.g.
-the training problem and its variants over eigenvalue distributions, `distribution_variants`), as the final report of
-a training run and ``linalg-transformers evaluate`` do.
+(docs/problems.md, "The check"), but with no teacher-forced exact-match shortcut (docs/reference-code.md, item 8):
+every prediction is decoded and checked numerically. `evaluate_test_sets` scores a model on the fixed test sets of
+several problems (e.g. the training problem and its variants over eigenvalue distributions, `distribution_variants`),
+as the final report of a training run and ``linalg-transformers evaluate`` do. Every function takes ``decoding``:
+``"greedy"`` (the paper's, `generate`), or ``"median"`` / ``"mean"``, regression-aware decoding
+(`linalg_transformers.regression_decoding`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .problems.base import TOLERANCES
 from .problems.distributions import available_eigen_distributions
 from .problems.registry import get_problem
 from .problems.test_sets import DEFAULT_TEST_SEED, round_matrices, test_set
+from .regression_decoding import DECODINGS, DEFAULT_NUM_CANDIDATES, regression_generate
 
 __all__ = [
     "TOLERANCES",
@@ -83,6 +86,8 @@ def generate_matrices(
     autocast_dtype: torch.dtype | None = None,
     progress: bool = False,
     desc: str = "generate",
+    decoding: str = "greedy",
+    num_candidates: int = DEFAULT_NUM_CANDIDATES,
 ) -> list[list[np.ndarray | None]]:
     """Solve problems with a model: encode, `generate()` in batches, decode.
 
@@ -98,10 +103,23 @@ def generate_matrices(
         autocast_dtype (`torch.dtype`, *optional*): e.g. `torch.bfloat16` for bf16 autocast inference.
         progress (`bool`, *optional*, defaults to `False`): Show a progress bar.
         desc (`str`, *optional*, defaults to `"generate"`): Its label.
+        decoding (`str`, *optional*, defaults to `"greedy"`): ``"greedy"`` (`generate`, with `num_beams`), or
+            ``"median"`` / ``"mean"``: each number is that statistic of the model's distribution over its value
+            (`regression_generate`; one candidate per problem, no beams).
+        num_candidates (`int`, *optional*, defaults to `DEFAULT_NUM_CANDIDATES`): Complete numbers whose values form
+            each number's distribution (regression-aware decoding only).
 
     Returns:
         `list[list[np.ndarray | None]]`: for each problem, its `num_return_sequences` decoded candidates.
+
+    Raises:
+        ValueError: for an unknown `decoding`, or beams or task tokens with regression-aware decoding.
     """
+    _check_decoding(decoding, num_beams, num_return_sequences)
+    if decoding != "greedy" and tasks is not None:
+        raise ValueError(
+            f"decoding={decoding!r} writes no task token: co-training models (tasks) decode with decoding='greedy'"
+        )
     device = next(model.parameters()).device
     n = len(inputs)
     out: list[list[np.ndarray | None]] = []
@@ -116,10 +134,20 @@ def generate_matrices(
             kwargs["do_sample"] = False
         if max_new_tokens is not None:  # as max_length (decoder start included), the generation config's own key
             kwargs["max_length"] = max_new_tokens + 1
+        input_ids, attention_mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
         with _autocast(model, autocast_dtype):
-            generated = model.generate(
-                input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device), **kwargs
-            )
+            if decoding == "greedy":
+                generated = model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+            else:
+                generated = regression_generate(
+                    model,
+                    tokenizer,
+                    input_ids,
+                    attention_mask,
+                    statistic=decoding,
+                    num_candidates=num_candidates,
+                    max_new_tokens=max_new_tokens,
+                )
         decoded = tokenizer.decode_matrices(generated.cpu(), with_task=with_task)
         for i in range(len(chunk)):
             cands = decoded.matrices[i * num_return_sequences : (i + 1) * num_return_sequences]
@@ -128,6 +156,17 @@ def generate_matrices(
                 cands = [m if t == chunk_tasks[i] else None for m, t in zip(cands, got)]
             out.append(list(cands))
     return out
+
+
+def _check_decoding(decoding: str, num_beams: int, num_return_sequences: int = 1) -> None:
+    """Raise `ValueError` for an unknown decoding, or beams asked of regression-aware decoding."""
+    if decoding not in DECODINGS:
+        raise ValueError(f"unknown decoding {decoding!r}; valid: {', '.join(DECODINGS)}")
+    if decoding != "greedy" and (num_beams != 1 or num_return_sequences != 1):
+        raise ValueError(
+            f"decoding={decoding!r} writes one answer per problem; it does not combine with num_beams={num_beams} "
+            f"or num_return_sequences={num_return_sequences}"
+        )
 
 
 def evaluate_model(
@@ -142,6 +181,8 @@ def evaluate_model(
     tolerances: Sequence[float] = TOLERANCES,
     progress: bool = False,
     desc: str = "generate",
+    decoding: str = "greedy",
+    num_candidates: int = DEFAULT_NUM_CANDIDATES,
 ) -> EvaluationResult:
     """Accuracy of `model` on `problem` for the given inputs, at every tolerance.
 
@@ -157,6 +198,9 @@ def evaluate_model(
         tolerances (`Sequence[float]`, *optional*): Defaults to 5%, 2%, 1% and 0.5%.
         progress (`bool`, *optional*, defaults to `False`): Show a progress bar.
         desc (`str`, *optional*, defaults to `"generate"`): Its label.
+        decoding (`str`, *optional*, defaults to `"greedy"`): ``"greedy"``, ``"median"`` or ``"mean"`` (see
+            `generate_matrices`).
+        num_candidates (`int`, *optional*, defaults to `DEFAULT_NUM_CANDIDATES`): For regression-aware decoding.
 
     Returns:
         `EvaluationResult`.
@@ -173,6 +217,8 @@ def evaluate_model(
         autocast_dtype=autocast_dtype,
         progress=progress,
         desc=desc,
+        decoding=decoding,
+        num_candidates=num_candidates,
     )
     predictions = [c[0] for c in candidates]
     seen = round_matrices(inputs, tokenizer.input_encoding)  # what the model saw
@@ -182,7 +228,7 @@ def evaluate_model(
 
 
 def distribution_variants(problem: Any, distributions: Sequence[str]) -> dict[str, Any]:
-    """The problem with each eigenvalue distribution in turn: out-of-distribution test sets (PAPER.md section 4).
+    """The problem with each eigenvalue distribution in turn: out-of-distribution test sets (docs/problems.md).
 
     Args:
         problem: A problem with an ``eigen_distribution`` option (eigenvalues, eigenvectors, sym_inverse, ...).
@@ -214,6 +260,8 @@ def evaluate_test_sets(
     autocast_dtype: torch.dtype | None = None,
     tolerances: Sequence[float] = TOLERANCES,
     progress: bool = False,
+    decoding: str = "greedy",
+    num_candidates: int = DEFAULT_NUM_CANDIDATES,
 ) -> dict[str, dict[str, float]]:
     """Accuracy of `model` on the fixed test set (`test_set`) of each problem; a problem listed twice is run once.
 
@@ -229,6 +277,9 @@ def evaluate_test_sets(
         autocast_dtype (`torch.dtype`, *optional*): Autocast dtype for generation.
         tolerances (`Sequence[float]`, *optional*): Defaults to 5%, 2%, 1% and 0.5%.
         progress (`bool`, *optional*, defaults to `False`): A progress bar per test set.
+        decoding (`str`, *optional*, defaults to `"greedy"`): ``"greedy"``, ``"median"`` or ``"mean"`` (see
+            `generate_matrices`).
+        num_candidates (`int`, *optional*, defaults to `DEFAULT_NUM_CANDIDATES`): For regression-aware decoding.
 
     Returns:
         `dict[str, dict[str, float]]`: test-set name -> metrics (`EvaluationResult.metrics`), the rows of
@@ -252,6 +303,8 @@ def evaluate_test_sets(
                 tolerances=tolerances,
                 progress=progress,
                 desc=name,
+                decoding=decoding,
+                num_candidates=num_candidates,
             ).metrics
         rows[name] = dict(done[key])
     return rows
@@ -332,6 +385,7 @@ examples:
   linalg-transformers evaluate checkpoints/linalg/eigen-p1000 --size 500 --ood --json eigen-ood.json
   linalg-transformers evaluate runs/eigen --distributions laplace,positive --num-beams 4
   linalg-transformers evaluate runs/eigen --eigen-distribution laplace --coeff-range 20
+  linalg-transformers evaluate checkpoints/linalg/eigen-p1000 --size 1000 --decoding median
 
 The table gives the share of test problems answered within each tolerance (relative error, the problem's own check
 on the input as the model saw it) and the share of well-formed answers. The fixed test sets are those of every
@@ -359,6 +413,19 @@ def add_evaluate_command(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, help=f"seed of the fixed test sets (default {DEFAULT_TEST_SEED})")
     p.add_argument("--batch-size", type=int, default=256, help="problems per generate() call (default 256)")
     p.add_argument("--num-beams", type=int, default=1, help="beam size; 1 is greedy, the paper's setting (default 1)")
+    p.add_argument(
+        "--decoding",
+        choices=DECODINGS,
+        default="greedy",
+        help="greedy (the most likely tokens), or median / mean: each number is that statistic of the model's "
+        "distribution over its value, number by number (regression-aware decoding; default greedy)",
+    )
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=DEFAULT_NUM_CANDIDATES,
+        help=f"complete numbers per value distribution, for --decoding median/mean (default {DEFAULT_NUM_CANDIDATES})",
+    )
     ood = p.add_mutually_exclusive_group()
     ood.add_argument(
         "--ood", action="store_true", help="also a test set per other eigenvalue distribution (symmetric problems)"
@@ -382,9 +449,15 @@ def add_evaluate_command(subparsers: Any) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .problems.commands import describe_problem, problem_from_arguments
 
-    for flag, value in (("--size", args.size), ("--batch-size", args.batch_size), ("--num-beams", args.num_beams)):
+    for flag, value in (
+        ("--size", args.size),
+        ("--batch-size", args.batch_size),
+        ("--num-beams", args.num_beams),
+        ("--candidates", args.candidates),
+    ):
         if value < 1:
             raise ValueError(f"{flag} must be >= 1; got {value}")
+    _check_decoding(args.decoding, args.num_beams)
     device = _device(args.device)
     precision = _precision(args.precision, device)
     if args.no_progress:
@@ -414,6 +487,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         sets |= distribution_variants(problem, [d for d in args.distributions.split(",") if d.strip()])
     seed = DEFAULT_TEST_SEED if args.seed is None else args.seed
     decoding = "greedy decoding" if args.num_beams == 1 else f"beam search ({args.num_beams} beams)"
+    if args.decoding != "greedy":
+        decoding = f"regression-aware decoding ({args.decoding} of {args.candidates} candidates per number)"
     print(
         f"model: {args.model} ({tokenizer.input_encoding} -> {tokenizer.output_encoding}, "
         f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters)\n"
@@ -432,6 +507,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         num_beams=args.num_beams,
         autocast_dtype=torch.bfloat16 if precision == "bf16" else None,
         progress=not args.no_progress,
+        decoding=args.decoding,
+        num_candidates=args.candidates,
     )
     seconds = time.perf_counter() - started
     print(f"\n{format_accuracy_table(rows)}\n\n({seconds:.1f} s)")
@@ -443,6 +520,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "test_size": args.size,
             "test_seed": seed,
             "num_beams": args.num_beams,
+            "decoding": args.decoding,
+            "num_candidates": args.candidates if args.decoding != "greedy" else None,
             "precision": precision,
             "device": str(device),
             "seconds": round(seconds, 1),

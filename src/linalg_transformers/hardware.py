@@ -5,7 +5,7 @@ On CPUs the CPU flags do not decide whether bf16 pays off, so we measure it. Fig
 
 * a Xeon with AVX512-BF16 but no AMX: bf16 0.19 TFLOP/s, fp32 0.38 TFLOP/s (bf16 is *slower*);
 * an AMD EPYC with AVX512-BF16: bf16 0.41 TFLOP/s, fp32 0.14 to 0.19 TFLOP/s (bf16 is faster);
-* a Xeon with AMX: bf16 2.4 TFLOP/s, fp32 0.39 TFLOP/s (TRAINING_NOTES.md).
+* a Xeon with AMX: bf16 2.4 TFLOP/s (docs/training.md#hardware-and-precision), fp32 0.39 TFLOP/s (a lab note).
 
 `cpu_bf16_is_faster` times a matmul of the size of a small model's layers once per process (about 0.1 s), and the
 CPU default is bf16 only where it won by a clear margin.

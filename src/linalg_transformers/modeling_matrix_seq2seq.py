@@ -1,11 +1,11 @@
 """PyTorch matrix seq2seq transformer: an encoder-decoder that reads and writes matrices as number tokens.
 
-The architecture is the one of "Linear algebra with transformers" (Charton, TMLR 2022; PAPER.md section 6): a
-BART/XLM-style encoder-decoder with absolute positions, post-LN blocks (pre-LN optional), separate or shared
-embeddings, an output projection tied to the decoder embedding with a trained bias, and the reference code's
-cross-attention quirk as an option. Extras over the reference: a decoder vocabulary smaller than the encoder's
-(output tokens come first in our vocabularies), different encoder/decoder widths, universal-transformer loops, and
-Hugging Face generation with a key/value cache.
+The architecture is the one of "Linear algebra with transformers" (Charton, TMLR 2022; linalg-transformers
+docs/model.md#the-reference-architecture): a BART/XLM-style encoder-decoder with absolute positions, post-LN blocks
+(pre-LN optional), separate or shared embeddings, an output projection tied to the decoder embedding with a trained
+bias, and the reference code's cross-attention quirk as an option. Extras over the reference: a decoder vocabulary
+smaller than the encoder's (output tokens come first in our vocabularies), different encoder/decoder widths,
+universal-transformer loops, and Hugging Face generation with a key/value cache.
 
 Reading order: helpers, attention, layers, the encoder and decoder stacks, then the `PreTrainedModel` classes.
 Shapes: B batch, S source (encoder) length, T target (decoder) length, D width, H heads, Dh = D / H.
@@ -178,7 +178,8 @@ def eager_attention_forward(
     Returns:
         `tuple`: the output `(B, T, H, Dh)` and the probabilities `(B, H, T, S)`.
     """
-    # Scores and softmax in float32 whatever the compute dtype, as the reference code does (PAPER.md section 6).
+    # Scores and softmax in float32 whatever the compute dtype, as the reference code does (LAWT
+    # `src/model/transformer.py`; linalg-transformers docs/model.md#attention).
     scores = torch.matmul(query, key.transpose(2, 3)).float() * scaling
     if attention_mask is not None:
         scores = scores + attention_mask
@@ -339,8 +340,8 @@ class MatrixSeq2SeqDecoderLayer(nn.Module):
     Post-LN (the paper), with q the cross-attention query stream:
         h1 = LN1(x + SelfAttn(x)); h2 = LN2(h1 + CrossAttn(q, encoder)); out = LN3(h2 + FFN(h2)).
     `cross_attention_query="hidden"` uses q = h1 (BART, T5); `"input"` uses q = x, the layer input, as the reference
-    code does (PAPER.md section 6). Pre-LN moves each LayerNorm to the start of its branch (applied to q for the
-    cross-attention).
+    code does (LAWT `src/model/transformer.py`; linalg-transformers docs/model.md#the-reference-architecture). Pre-LN
+    moves each LayerNorm to the start of its branch (applied to q for the cross-attention).
     """
 
     def __init__(self, config: MatrixSeq2SeqConfig, layer_idx: int) -> None:
@@ -459,7 +460,8 @@ class MatrixSeq2SeqStack(nn.Module):
         """Token embeddings `(B, L, D)` of positions `start..start+L-1` -> layer input `(B, L, D)`.
 
         Positions start at 0 with no offset and embeddings are not scaled by sqrt(D) unless `scale_embedding`, as
-        in the reference code (PAPER.md section 6).
+        in the reference code (LAWT `src/model/transformer.py`; linalg-transformers
+        docs/model.md#the-reference-architecture).
         """
         length = inputs_embeds.shape[1]
         if start + length > self.max_positions:
@@ -959,8 +961,9 @@ class MatrixSeq2SeqForConditionalGeneration(MatrixSeq2SeqPreTrainedModel, Genera
             logits (`torch.Tensor` of shape `(B, T, K)`): Decoder logits.
             labels (`torch.LongTensor` of shape `(B, T)`): Targets, -100 where ignored.
             num_items_in_batch (`int` or `torch.Tensor`, *optional*): When given, return sum / num_items_in_batch
-                (what `Trainer` needs for gradient accumulation and DDP, HF_NOTES section 4); else the mean over the
-                non-ignored targets of this batch.
+                (what `Trainer` needs for gradient accumulation and DDP: a plain mean would be scaled by the process
+                count under DDP; linalg-transformers docs/model.md#loss); else the mean over the non-ignored targets
+                of this batch.
 
         Returns:
             `torch.Tensor`: the scalar loss.

@@ -91,7 +91,7 @@ def numeric_token_features(token: str) -> np.ndarray | None:
         kind[0], kind[1], mantissa[:] = np.sign(m), 1.0, _mantissa_features(abs(m))
     elif match := _FP15.match(token):
         sign = -1.0 if match.group(1) else 1.0
-        m, e = float(match.group(2)), float(match.group(3)) - 9  # value m * 10**(e - 9), PAPER.md section 1
+        m, e = float(match.group(2)), float(match.group(3)) - 9  # value m * 10**(e - 9), docs/encodings.md#fp15
         kind[0], kind[3] = sign, 1.0
         mantissa[:], exponent[:] = _mantissa_features(m), _exponent_features(e)
         value[:] = VALUE_WEIGHT * _value_features(sign * m * 10.0**e)

@@ -6,22 +6,26 @@ matrices to ids and back, through the vectorized encodings (no per-number string
 
 Default vocabulary order (ours): the special tokens ``<s> </s> <pad> <unk>``, the task tokens, the output encoding's
 symbols, then the input encoding's remaining symbols. Every token the decoder can emit thus has an id below
-`output_vocab_size`, which lets the model's output layer cover only those (1,328 rows for P1000 instead of 30,429).
-The reference code's order (`lawt_vocabulary`) is used for converted reference checkpoints.
+`output_vocab_size`, which lets the model's output layer cover only those (1,317 rows for FP15 -> P1000 instead of
+30,318; `tokenizer_files/fp15-p1000`). The reference code's order (`lawt_vocabulary`) is used for converted
+reference checkpoints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tokenizers import Tokenizer, pre_tokenizers, processors
 from tokenizers.models import WordLevel
 from transformers import BatchEncoding, PreTrainedTokenizerFast
 
-from .encodings import _PAD, _UNKNOWN, DecodedBatch, encoding_from_lawt, get_encoding
+from .encodings import PAD_SYMBOL, UNKNOWN_SYMBOL, DecodedBatch, NumberEncoding, encoding_from_lawt, get_encoding
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "MatrixTokenizer",
@@ -37,7 +41,7 @@ SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<unk>")
 """Our special tokens, ids 0..3: ``<s>`` starts decoding, ``</s>`` ends every sequence, ``<pad>`` pads."""
 
 TASK_TOKENS = ("T", "A", "D", "M", "E", "F", "I", "S", "U", "Y")
-"""Task tokens for co-training (PAPER.md section 5: T transpose, A add, D matrix-vector, M matrix product,
+"""Task tokens for co-training (the paper's: T transpose, A add, D matrix-vector, M matrix product,
 E eigenvalues, F eigenvectors, I inversion; ours: S singular values, U SVD, Y symmetric inversion)."""
 
 STANDARD_TOKENIZERS = {
@@ -184,7 +188,7 @@ class MatrixTokenizer(PreTrainedTokenizerFast):
             raise ValueError(f"the vocabulary lacks {len(missing)} encoding symbols, e.g. {missing[:5]}")
         self._in_to_id = np.array([self._word_to_id[s] for s in enc_in.symbols], dtype=np.int64)
         self._out_to_id = np.array([self._word_to_id[s] for s in enc_out.symbols], dtype=np.int64)
-        self._id_to_out = np.full(len(words), _UNKNOWN, dtype=np.int64)
+        self._id_to_out = np.full(len(words), UNKNOWN_SYMBOL, dtype=np.int64)
         self._id_to_out[self._out_to_id] = np.arange(len(self._out_to_id))
         self._task_ids = {t: self._word_to_id[t] for t in TASK_TOKENS if t in self._word_to_id}
 
@@ -194,7 +198,7 @@ class MatrixTokenizer(PreTrainedTokenizerFast):
         """Number of tokens in the vocabulary."""
         return len(self._words)
 
-    def _side(self, side: str) -> tuple[Any, np.ndarray]:
+    def _side(self, side: str) -> tuple[NumberEncoding, np.ndarray]:
         if side == "input":
             return get_encoding(self.input_encoding), self._in_to_id
         if side == "output":
@@ -281,7 +285,7 @@ class MatrixTokenizer(PreTrainedTokenizerFast):
         """
         ids, lengths = self.encode_matrices(inputs, "input", tasks)
         mask = (np.arange(ids.shape[1])[None, :] < lengths[:, None]).astype(np.int64)
-        data: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+        data: dict[str, np.ndarray] = {"input_ids": ids, "attention_mask": mask}
         rows = {"input_ids": lengths, "attention_mask": lengths}
         if targets is not None:
             lab, lab_len = self.encode_matrices(targets, "output", tasks)
@@ -294,11 +298,15 @@ class MatrixTokenizer(PreTrainedTokenizerFast):
         return BatchEncoding(data, tensor_type=return_tensors)
 
     # ----------------------------------------------------------------------------------------- ids -> matrices
-    def decode_matrices(self, ids: Any, with_task: bool = False) -> DecodedMatrices:
+    def decode_matrices(
+        self, ids: torch.Tensor | np.ndarray | Sequence[Sequence[int]], with_task: bool = False
+    ) -> DecodedMatrices:
         """Read generated (or label) ids back into matrices of the output encoding, batched.
 
         Leading ``<s>`` tokens (the decoder start) are skipped, each sequence ends at its first EOS (or padding,
-        or -100), and whatever does not form exactly one well-formed matrix is invalid (`None`).
+        or -100), and whatever does not form exactly one well-formed matrix is invalid (`None`): an empty sequence,
+        or one holding an id that is no token of the vocabulary (negative, other than -100, or ``>= vocab_size``).
+        Malformed ids never raise.
 
         Args:
             ids (`torch.Tensor`, `np.ndarray` or nested lists of shape `(batch, length)`): Token ids.
@@ -309,27 +317,33 @@ class MatrixTokenizer(PreTrainedTokenizerFast):
         """
         arr = _as_id_array(ids, self.pad_token_id)
         batch, length = arr.shape
-        arr = np.where((arr < 0) | (arr >= self.vocab_size), self.pad_token_id, arr)
+        if length == 0:  # no tokens at all: nothing well formed
+            none: list[str | None] | None = [None] * batch if with_task else None
+            return DecodedMatrices(matrices=[None] * batch, valid=np.zeros(batch, dtype=bool), tasks=none)
+        # Only EOS, padding and the labels' -100 end a sequence; any other id outside the vocabulary makes it invalid.
+        ends = (arr == self.eos_token_id) | (arr == self.pad_token_id) | (arr == -100)
+        unknown = ((arr < 0) | (arr >= self.vocab_size)) & ~ends
+        arr = np.where(unknown | (arr == -100), self.pad_token_id, arr)
         # Skip leading decoder-start tokens: at most one for "eos" framing; for "lawt", <s> is also the EOS.
-        start = (arr[:, 0] == self.bos_token_id).astype(np.int64) if length else np.zeros(batch, dtype=np.int64)
+        start = (arr[:, 0] == self.bos_token_id).astype(np.int64)
         cols = np.arange(length)[None, :]
-        stop = ((arr == self.eos_token_id) | (arr == self.pad_token_id)) & (cols >= start[:, None])
+        stop = ends & (cols >= start[:, None])
         end = np.where(stop.any(axis=1), stop.argmax(axis=1), length)
         tasks: list[str | None] | None = None
         ok_task = np.ones(batch, dtype=bool)
         if with_task:
-            first = arr[np.arange(batch), np.minimum(start, length - 1)] if length else np.zeros(batch, np.int64)
+            first = arr[np.arange(batch), np.minimum(start, length - 1)]
             id_to_task = {v: k for k, v in self._task_ids.items()}
             tasks = [id_to_task.get(int(t)) if s < e else None for t, s, e in zip(first, start, end)]
             ok_task = np.array([t is not None for t in tasks], dtype=bool)
             start = start + 1
         width = max(int((end - start).max(initial=0)), 0)
-        local = np.full((batch, max(width, 1)), _PAD, dtype=np.int64)
+        local = np.full((batch, max(width, 1)), PAD_SYMBOL, dtype=np.int64)
         for_take = np.clip(start[:, None] + np.arange(local.shape[1])[None, :], 0, max(length - 1, 0))
-        if length:
-            body = self._id_to_out[np.take_along_axis(arr, for_take, axis=1)]
-            inside = np.arange(local.shape[1])[None, :] < (end - start)[:, None]
-            local = np.where(inside, body, _PAD)
+        body = self._id_to_out[np.take_along_axis(arr, for_take, axis=1)]
+        body = np.where(np.take_along_axis(unknown, for_take, axis=1), UNKNOWN_SYMBOL, body)
+        inside = np.arange(local.shape[1])[None, :] < (end - start)[:, None]
+        local = np.where(inside, body, PAD_SYMBOL)
         decoded = get_encoding(self.output_encoding).decode_batch(local, np.maximum(end - start, 0))
         valid = decoded.valid & ok_task
         matrices = [m if v else None for m, v in zip(decoded.matrices, valid)]
@@ -342,7 +356,7 @@ class MatrixTokenizer(PreTrainedTokenizerFast):
         return encoding.decode_matrix([t for t in text.split() if t not in specials])
 
 
-def _as_id_array(ids: Any, pad_id: int) -> np.ndarray:
+def _as_id_array(ids: torch.Tensor | np.ndarray | Sequence[Sequence[int]], pad_id: int) -> np.ndarray:
     """A 2-D int64 array from a tensor, an array, or (possibly ragged) nested lists."""
     if hasattr(ids, "detach"):
         ids = ids.detach().cpu().numpy()

@@ -2,10 +2,11 @@
 
 A problem (`linalg_transformers.problems`) is a generator plus a check. This module holds the check half, numpy only:
 the input and output layouts, the exact solution, and the relative error of a prediction (d1 to the solution, or how
-far it is from satisfying the defining property, PAPER.md section 3). The problem classes inherit these classes
-(``class Transpose(TransposeCheck, Problem)``) and add generation; the pipelines (`pipeline_matrix.py`) verify every
-answer with the same classes. It is a flat module that imports nothing from the package, so it travels with a model
-as Hub remote code (transformers copies only sibling modules imported relatively, never a subpackage).
+far it is from satisfying the defining property; linalg-transformers docs/problems.md#the-check). The problem classes
+inherit these classes (``class Transpose(TransposeCheck, Problem)``) and add generation; the pipelines
+(`pipeline_matrix.py`) verify every answer with the same classes. It is a flat module that imports nothing from the
+package, so it travels with a model as Hub remote code (transformers copies only sibling modules imported relatively,
+never a subpackage).
 
 Conventions of the checks:
 
@@ -48,7 +49,8 @@ __all__ = [
 ]
 
 TOLERANCES = (0.05, 0.02, 0.01, 0.005)
-"""The paper's tolerances: 5% (main), 2%, 1% and 0.5% (PAPER.md section 7)."""
+"""The paper's tolerances: 5% (main), 2%, 1% and 0.5% (every reference sweep; linalg-transformers
+docs/problems.md#the-check)."""
 
 
 # ------------------------------------------------------------------------------------------- check arithmetic
@@ -78,7 +80,7 @@ def _l1(x: np.ndarray) -> np.ndarray:
 
 
 def relative_l1(prediction: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """d1 error of PAPER.md section 3: ``sum|P - R| / sum|R|``, batched.
+    """d1 error (linalg-transformers docs/problems.md#the-check): ``sum|P - R| / sum|R|``, batched.
 
     Args:
         prediction (`np.ndarray` of shape `(batch, r, c)`): Predictions.
@@ -102,7 +104,10 @@ def identity_deviation(gram: np.ndarray) -> np.ndarray:
 
 
 def is_correct(errors: np.ndarray, tolerance: float) -> np.ndarray:
-    """Whether each error passes: ``0 <= error < tolerance`` (strict, PAPER.md section 3)."""
+    """Whether each error passes: ``0 <= error < tolerance``.
+
+    Strict, as the reference (linalg-transformers docs/problems.md#the-check).
+    """
     e = np.asarray(errors, dtype=np.float64)
     return (e >= 0) & (e < tolerance)
 
@@ -117,8 +122,8 @@ def normalize_signs(vectors: np.ndarray, *companions: np.ndarray) -> tuple[np.nd
     """Flip columns so that each column's entry of largest magnitude is positive.
 
     LAPACK returns eigenvectors and singular vectors with arbitrary signs; the reference keeps them (noisy training
-    targets, PAPER.md section 3). Fixing the sign makes targets a function of the input. `companions` (e.g. V of an
-    SVD) get the same column flips.
+    targets; linalg-transformers docs/problems.md#eigenvectors). Fixing the sign makes targets a function of the
+    input. `companions` (e.g. V of an SVD) get the same column flips.
 
     Args:
         vectors (`np.ndarray` of shape `(batch, rows, k)`): Column vectors.
@@ -431,8 +436,8 @@ class EigenvectorsCheck(_Square, Check):
     """Eigen-decomposition ``(n + 1) x n``: the eigenvalues (row 0) over the eigenvectors Q (columns).
 
     The check verifies the defining property: ``D = diag(row 0)``, ``error = max(sum|Q^T M Q - D| / sum|D|,
-    sum|Q^T Q - I| / n)``. The orthogonality term closes the reference's gaps (bug 4): a scaled ``(c Q, c^2 D)`` and
-    an all-zero prediction fail.
+    sum|Q^T Q - I| / n)``. The orthogonality term closes the reference's gaps (linalg-transformers
+    docs/reference-code.md#item-4): a scaled ``(c Q, c^2 D)`` and an all-zero prediction fail.
     """
 
     name = "eigenvectors"

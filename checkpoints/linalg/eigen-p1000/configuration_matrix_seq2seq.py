@@ -1,4 +1,4 @@
-"""Configuration of the matrix seq2seq transformer (PAPER.md section 6, "Model architecture").
+"""Configuration of the matrix seq2seq transformer (linalg-transformers docs/model.md).
 
 This file travels to the Hugging Face Hub as remote code next to `modeling_matrix_seq2seq.py`: it imports nothing but
 the standard library and transformers.
@@ -7,6 +7,7 @@ the standard library and transformers.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from transformers import PretrainedConfig
@@ -85,7 +86,8 @@ class MatrixSeq2SeqConfig(PretrainedConfig):
             Give the output projection a trained bias (the reference code does; BART's is a frozen buffer).
         cross_attention_query (`str`, *optional*, defaults to `"hidden"`):
             Where decoder cross-attention takes its queries from. `"hidden"`: the output of the self-attention block,
-            as in BART and T5. `"input"`: the decoder layer's input, as in the reference code (PAPER.md section 6).
+            as in BART and T5. `"input"`: the decoder layer's input, as in the reference code (linalg-transformers
+            docs/model.md#the-reference-architecture).
         init_std (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialization of linear and embedding weights.
         use_cache (`bool`, *optional*, defaults to `True`):
@@ -290,7 +292,9 @@ class MatrixSeq2SeqConfig(PretrainedConfig):
         tie_word_embeddings: bool = True,
         **kwargs: Any,
     ) -> MatrixSeq2SeqConfig:
-        """The reference code's architecture (LAWT `src/model/transformer.py`, PAPER.md section 6).
+        """The reference code's architecture (LAWT `src/model/transformer.py`).
+
+        See linalg-transformers docs/model.md#the-reference-architecture.
 
         Post-LN with LayerNorm eps 1e-12 and an embedding LayerNorm; 4,096 learned positions starting at 0; separate
         encoder and decoder embedding tables over the whole vocabulary; output projection tied to the decoder
@@ -359,6 +363,55 @@ class MatrixSeq2SeqConfig(PretrainedConfig):
         if decoder and not encoder and text_config is not self and decoder_layers is not None:
             text_config.num_hidden_layers = decoder_layers * self.decoder_loops
         return text_config
+
+    @property
+    def custom_pipelines(self) -> dict[str, Any]:
+        """The pipelines this model ships as remote code (``custom_pipelines``), as ``pipeline()`` should see them.
+
+        A published model lists its pipeline tasks so that ``pipeline(model=..., trust_remote_code=True)`` runs them
+        where this package is not installed. transformers runs a listed task from the model's own copy, asking for
+        ``trust_remote_code=True``, even where an installed package registered the task with the same class. Here a
+        task registered by an installed package (not by remote code) with the class the entry names is not *in* the
+        returned mapping (``task in config.custom_pipelines`` is False), so ``pipeline(task, model=...)`` takes the
+        registered class, and so does ``pipeline(model=...)``, which still reads the task from the entries. The
+        entries are kept: the config saves them unchanged.
+
+        Raises:
+            AttributeError: when the model lists no pipelines (as for any config attribute not set).
+        """
+        stored = self.__dict__.get("custom_pipelines")
+        if stored is None:
+            raise AttributeError("custom_pipelines")
+        return _CustomPipelines(stored)
+
+    @custom_pipelines.setter
+    def custom_pipelines(self, value: dict[str, Any]) -> None:
+        self.__dict__["custom_pipelines"] = value
+
+
+class _CustomPipelines(dict):
+    """A model's ``custom_pipelines`` in which the tasks an installed package serves with the same class are not."""
+
+    def __contains__(self, task: object) -> bool:
+        return dict.__contains__(self, task) and not _served_by_installed_package(str(task), self[task])
+
+
+def _served_by_installed_package(task: str, entry: Any) -> bool:
+    """Whether `task` is registered with transformers by an installed package, with the class `entry` names.
+
+    ``entry["impl"]`` is ``"module.Class"`` (the copied module's file name and the class). A class loaded from a
+    model's remote code (a module under ``transformers_modules``) does not count: only installed code is trusted.
+    """
+    pipelines = sys.modules.get("transformers.pipelines")  # nothing registered a task if it was never imported
+    registry = getattr(pipelines, "PIPELINE_REGISTRY", None)
+    registered = getattr(registry, "supported_tasks", {}).get(task)
+    impl = registered.get("impl") if isinstance(registered, dict) else None
+    if not isinstance(impl, type) or not isinstance(entry, dict):
+        return False
+    module = impl.__module__
+    if module.split(".", 1)[0] == "transformers_modules":
+        return False
+    return entry.get("impl") == f"{module.rsplit('.', 1)[-1]}.{impl.__name__}"
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:

@@ -16,12 +16,18 @@ task                      problems served                 answer keys           
 ``matrix-vector``         matvec                          ``product``                             d1 to A^T v
 ========================  ==============================  ======================================  ==================
 
-``matrix-eigen`` defaults to the released model ``linalg/eigen-p1000``; the others need ``model=``.
+``pipeline(task)`` loads the task's released model, `DEFAULT_MODELS` (``matrix-eigen``: ``linalg/eigen-p1000``,
+...); a task with no released model raises a `ValueError` asking for ``model=`` (a model folder or a Hub id).
 
-**Input.** One matrix (a numpy array, or a nested list of numbers: a nested list is one matrix, not a batch), or a
-batch: a list of matrices, or a 3-D array ``(batch, rows, cols)``, processed ``batch_size`` at a time. Layouts are the
-problems' (PAPER.md section 3): ``matrix-add`` and ``matrix-multiply`` read ``[A | B]`` (``n x 2m``) and
-``matrix-vector`` reads ``[A | v]`` (``n x (m + 1)``); the products are the reference's ``A^T B`` and ``A^T v``.
+**Input.** One matrix (a numpy array, a torch tensor, a pandas DataFrame of numbers, or a nested list of numbers: a
+nested list is one matrix, not a batch), or a batch: a list of matrices, or a 3-D array ``(batch, rows, cols)``,
+processed `DEFAULT_BATCH_SIZE` at a time unless ``batch_size`` says otherwise, with a progress bar on stderr for
+batches of more than `PROGRESS_BAR_MIN` matrices (``progress=True`` or ``False`` to choose). Layouts are the problems':
+``matrix-add`` and ``matrix-multiply`` read ``[A | B]`` (``n x 2m``) and ``matrix-vector`` reads ``[A | v]``
+(``n x (m + 1)``); the products are the reference's ``A^T B`` and ``A^T v``. ``matrix-multiply`` and
+``matrix-vector`` also take a pair of operands, a tuple ``(A, B)`` or a dict ``{"a": A, "b": B}`` (a tuple is then a
+pair, not a batch: pass a list of pairs for a batch), and return the product ``A @ B`` (``A @ v``): the pipeline
+writes the pair as ``[A^T | B]``, so A is ``m x n`` and B is ``n x m`` (v has ``n`` entries).
 
 **Output.** For each matrix a JSON-serialisable dict of plain Python floats: the answer keys (``None`` when the model
 wrote no well-formed answer; eigenvalues and singular values in descending order, their vectors reordered with them,
@@ -33,7 +39,9 @@ vectors as the *columns* of ``eigenvectors``, ``U`` and ``V``, as numpy returns 
 - ``check``: what ``error`` measures;
 - ``consistency`` (``matrix-eigen``, ``matrix-singular-values``): invariants checked without solving, see below;
 - ``generated``: the tokens the model wrote;
-- ``rerank`` (with ``verify_rerank=True``): the number of candidates, the one chosen and every candidate's error.
+- ``rerank`` (with ``verify_rerank=True``): the number of candidates, the one chosen and every candidate's error;
+- ``candidates`` (with ``num_return_sequences``): every decoded candidate, in the model's order, with its answer keys,
+  ``valid``, ``error``, ``correct_at``, ``consistency`` and ``generated``.
 
 **Verification at no model cost.** Eigenvectors, inverses and SVDs are checked by their defining property (the answer
 is not unique), which needs no solver: ``max(|Q^T M Q - D|_1 / |D|_1, |Q^T Q - I|_1 / n)``, ``|M P - I|_1 / n``, and
@@ -45,11 +53,17 @@ conditions for a right answer, not sufficient ones. The check is applied to the 
 rounded to its input encoding's three significant digits.
 
 **Options** (at construction or per call): ``num_beams`` (beam search; 1, greedy, by default), ``max_new_tokens``
-(default: the length of the expected answer), and ``verify_rerank=True``: decode ``num_beams`` beam candidates
-(default `DEFAULT_RERANK_BEAMS`, at least 2) and return the one that best satisfies the check (ties: the higher beam):
-the lowest ``error`` for the tasks with a property check or a cheap exact answer, and for ``matrix-eigen`` and
+(default: the length of the expected answer), ``num_return_sequences`` (decode that many candidates, listed under
+``candidates``; beam search then uses at least that many beams), ``generate_kwargs`` (a dict of further
+`generate()` options, e.g. ``{"do_sample": True, "top_k": 5}``; it may also hold the three options above), and
+``verify_rerank=True``: decode ``num_beams`` beam candidates (default `DEFAULT_RERANK_BEAMS`, at least 2; or
+``num_return_sequences`` of them) and return the one that best satisfies the check (ties: the higher beam): the
+lowest ``error`` for the tasks with a property check or a cheap exact answer, and for ``matrix-eigen`` and
 ``matrix-singular-values``, which have neither, the lowest of the ``consistency`` invariants (the largest of the
-trace and Frobenius errors): rerank never asks numpy for the answer it is choosing between.
+trace and Frobenius errors): rerank never asks numpy for the answer it is choosing between. ``decoding``:
+``"greedy"`` (the default: `generate()` with the options above), or ``"median"`` / ``"mean"``, regression-aware
+decoding (`linalg_transformers.regression_decoding`): each number of the answer is that statistic of the model's
+distribution over its value, decoded number by number (one answer; not with beams, candidates or rerank).
 
 **Bad input** raises a `ValueError` naming the task and what is wrong: not a matrix, ragged rows, strings, NaN or
 infinity, complex numbers, a shape the problem does not take (non-square for eigenvalues, eigenvectors and inverse;
@@ -77,6 +91,7 @@ from transformers import AutoModelForSeq2SeqLM, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from .encodings import MAX_DIMENSION, get_encoding
+from .regression_decoding import DECODINGS, regression_generate
 from .verification import (
     TOLERANCES,
     AddCheck,
@@ -94,8 +109,11 @@ from .verification import (
 )
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_MODELS",
     "DEFAULT_RERANK_BEAMS",
     "PIPELINES",
+    "PROGRESS_BAR_MIN",
     "MatrixAddPipeline",
     "MatrixEigenPipeline",
     "MatrixEigenvectorsPipeline",
@@ -109,8 +127,27 @@ __all__ = [
     "register_pipelines",
 ]
 
+DEFAULT_MODELS: dict[str, str] = {
+    "matrix-eigen": "linalg/eigen-p1000",
+    "matrix-transpose": "linalg/transpose-p1000",
+    "matrix-add": "linalg/add-p1000",
+}
+"""Pipeline task -> Hub id of its released model, which ``pipeline(task)`` loads (revision ``main``) when given no
+``model=``. The one list of released defaults: ``pipeline(task)`` for a task not listed here raises a `ValueError`
+that asks for ``model=``."""
+
 DEFAULT_RERANK_BEAMS = 4
 """Beam candidates decoded by ``verify_rerank=True`` when ``num_beams`` is not given."""
+
+DEFAULT_BATCH_SIZE = 64
+"""Matrices per `generate()` call for a batch input (a list or a 3-D array) when ``batch_size`` is not given."""
+
+PROGRESS_BAR_MIN = 256
+"""A batch of more matrices than this shows a progress bar on stderr (unless ``progress=False``)."""
+
+GENERATE_KWARGS_RESERVED = ("input_ids", "inputs", "attention_mask", "max_length", "decoder_input_ids")
+"""`generate()` arguments the pipeline sets itself (from the input and the answer's length): not in
+``generate_kwargs``."""
 
 SYMMETRY_TOLERANCE = 1e-8
 """``max|M - M^T| <= SYMMETRY_TOLERANCE * max|M|`` counts as symmetric (then M is symmetrised exactly)."""
@@ -162,7 +199,8 @@ class MatrixPipeline(Pipeline):
         symmetric (`bool`): Inputs must be symmetric.
         invariants (`tuple[str, ...]`): Invariants reported under ``consistency`` (``"trace"``, ``"frobenius"``) for
             answers that are a column of eigenvalues or singular values.
-        default_model (`tuple[str, str] | None`): ``(model id, revision)`` used by ``pipeline(task)``.
+        operands (`tuple[str, str]`): For products, the names of the two operands of a pair input (``("A", "B")``);
+            empty for tasks that take one matrix. Such tasks define `stack_pair` and `pair_check`.
     """
 
     _load_tokenizer = True
@@ -177,7 +215,7 @@ class MatrixPipeline(Pipeline):
     field_names: ClassVar[tuple[str, ...]] = ()
     symmetric: ClassVar[bool] = False
     invariants: ClassVar[tuple[str, ...]] = ()
-    default_model: ClassVar[tuple[str, str] | None] = None
+    operands: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------------------------------ per task
     def fields(self, matrix: np.ndarray, answer: np.ndarray) -> dict[str, Any]:
@@ -196,47 +234,149 @@ class MatrixPipeline(Pipeline):
         """Put a well-formed answer in canonical order before it is checked (by default, as the model wrote it)."""
         return answer
 
+    def stack_pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Write a pair of operands as the problem's input matrix (tasks with `operands`).
+
+        Raises:
+            ValueError: if the shapes do not fit the problem's layout.
+        """
+        raise NotImplementedError(f"{self.name} takes one matrix, not a pair")
+
+    pair_check: ClassVar[str] = ""
+    """What ``error`` measures for a pair input (tasks with `operands`)."""
+
     # ------------------------------------------------------------------------------------------ calling
     def __call__(self, inputs: Any, **kwargs: Any) -> dict[str, Any] | list[dict[str, Any]]:
         """Solve one matrix or a batch.
 
         Args:
-            inputs: One matrix (`np.ndarray` or `torch.Tensor` of shape `(rows, cols)`, or a nested list of numbers),
-                or a batch (a list of matrices, or an array of shape `(batch, rows, cols)`).
-            **kwargs: ``num_beams``, ``max_new_tokens``, ``verify_rerank``, ``batch_size``.
+            inputs: One matrix (`np.ndarray`, `torch.Tensor` or `pandas.DataFrame` of shape `(rows, cols)`, or a
+                nested list of numbers), or a batch (a list of matrices, or an array of shape `(batch, rows, cols)`).
+                ``matrix-multiply`` and ``matrix-vector`` also take a pair ``(A, B)`` or ``{"a": A, "b": B}``.
+            **kwargs: ``num_beams``, ``num_return_sequences``, ``max_new_tokens``, ``verify_rerank``,
+                ``generate_kwargs``, ``batch_size`` (for a batch, `DEFAULT_BATCH_SIZE` by default) and ``progress``
+                (a progress bar on stderr; by default for batches of more than `PROGRESS_BAR_MIN` matrices).
 
         Returns:
             `dict` for one matrix, `list[dict]` for a batch (see the module docstring for the keys).
+
+        Raises:
+            ValueError: for bad input (naming the task and the fault) or bad options.
         """
-        return super().__call__(self._as_batch_or_matrix(inputs), **kwargs)
+        progress = kwargs.pop("progress", None)
+        if progress is not None and not isinstance(progress, bool):
+            raise ValueError(f"{self.name}: progress must be True, False or None; got {progress!r}")
+        items = self._as_batch_or_matrix(inputs)
+        if not isinstance(items, list):
+            return super().__call__(items, **kwargs)
+        if kwargs.get("batch_size") is None and self._batch_size is None:
+            kwargs["batch_size"] = DEFAULT_BATCH_SIZE
+        if not (len(items) > PROGRESS_BAR_MIN if progress is None else progress):
+            return super().__call__(items, **kwargs)
+        from tqdm.auto import tqdm
+
+        outputs = []
+        with tqdm(total=len(items), desc=self.name, unit="matrix") as bar:
+            for out in super().__call__((item for item in items), **kwargs):  # a generator: answers as they come
+                outputs.append(out)
+                bar.update(1)
+        return outputs
 
     def _as_batch_or_matrix(self, inputs: Any) -> Any:
-        """A batch becomes a list of matrices; one matrix (a nested list of numbers included) stays one item."""
+        """A batch becomes a list of matrices; one matrix (a nested list of numbers included) or pair stays one item.
+
+        Raises:
+            ValueError: for an empty batch (an empty list, or an array of shape ``(0, rows, cols)``).
+        """
         if isinstance(inputs, torch.Tensor):
             inputs = inputs.detach().cpu().numpy()
+        if self._is_pair(inputs):
+            return inputs
+        empty = f"{self.name}: got an empty batch (no matrices): pass a matrix or a list of matrices"
         if isinstance(inputs, np.ndarray):
+            if inputs.ndim == 3 and not len(inputs):
+                raise ValueError(f"{empty}; the array has shape {inputs.shape}")
             return list(inputs) if inputs.ndim == 3 else inputs
         if isinstance(inputs, list | tuple):
             if not len(inputs):
-                raise ValueError(f"{self.name}: got an empty list: pass a matrix or a list of matrices")
+                raise ValueError(empty)
             if any(_is_matrix_like(item) for item in inputs):
                 return list(inputs)
             return np.asarray(_validated_nested(inputs, self.name), dtype=np.float64)
         return inputs
+
+    def _is_pair(self, inputs: Any) -> bool:
+        """Whether `inputs` is one pair of operands: a 2-tuple or a dict, for the tasks with `operands`."""
+        return bool(self.operands) and (isinstance(inputs, dict) or (isinstance(inputs, tuple) and len(inputs) == 2))
+
+    def _pair_matrix(self, inputs: tuple[Any, Any] | dict[str, Any]) -> np.ndarray:
+        """The problem's input matrix of a pair ``(A, B)`` or ``{"a": A, "b": B}`` (`stack_pair`)."""
+        first, second = self.operands
+        if isinstance(inputs, dict):
+            keys = {str(k).lower(): k for k in inputs}
+            if set(keys) != {"a", "b"} or len(inputs) != 2:
+                raise ValueError(
+                    f"{self.name}: a dict input is a pair {{'a': {first}, 'b': {second}}}; got the keys "
+                    f"{sorted(map(str, inputs))}"
+                )
+            a, b = inputs[keys["a"]], inputs[keys["b"]]
+        else:
+            a, b = inputs
+        return self.stack_pair(_as_real_matrix(a, f"{self.name}: {first}"), _as_operand(b, f"{self.name}: {second}"))
 
     def _sanitize_parameters(
         self,
         num_beams: int | None = None,
         max_new_tokens: int | None = None,
         verify_rerank: bool | None = None,
+        num_return_sequences: int | None = None,
+        generate_kwargs: dict[str, Any] | None = None,
+        decoding: str | None = None,
         **unknown: Any,
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         if unknown:
             raise ValueError(
-                f"{self.name}: unknown option(s) {sorted(unknown)}; valid: num_beams, max_new_tokens, verify_rerank, "
-                "batch_size"
+                f"{self.name}: unknown option(s) {sorted(unknown)}; valid: num_beams, num_return_sequences, "
+                "max_new_tokens, verify_rerank, generate_kwargs, decoding, batch_size, progress (pass other "
+                "generate() options as generate_kwargs={...})"
             )
+        self._check_decoding(decoding, num_beams, num_return_sequences, verify_rerank, generate_kwargs)
+        extra: dict[str, Any] = {}
+        if generate_kwargs is not None:
+            if not isinstance(generate_kwargs, dict):
+                raise ValueError(f"{self.name}: generate_kwargs must be a dict; got {type(generate_kwargs).__name__}")
+            extra = dict(generate_kwargs)
+            reserved = sorted(set(extra) & set(GENERATE_KWARGS_RESERVED))
+            if reserved:
+                raise ValueError(
+                    f"{self.name}: generate_kwargs cannot set {reserved}: the pipeline writes the input and sets the "
+                    "length of the answer (max_new_tokens changes it)"
+                )
+            lifted = {"num_beams": num_beams, "num_return_sequences": num_return_sequences}
+            lifted["max_new_tokens"] = max_new_tokens
+            for key, given in lifted.items():
+                if key in extra:
+                    value = extra.pop(key)
+                    if given is not None and given != value:
+                        raise ValueError(f"{self.name}: {key} is {given!r} and generate_kwargs[{key!r}] is {value!r}")
+                    lifted[key] = value
+            num_beams, num_return_sequences = lifted["num_beams"], lifted["num_return_sequences"]
+            max_new_tokens = lifted["max_new_tokens"]
         forward: dict[str, Any] = {}
+        postprocess: dict[str, Any] = {}
+        if extra:
+            forward["generate_kwargs"] = extra
+        if num_return_sequences is not None:
+            if (
+                isinstance(num_return_sequences, bool)
+                or not isinstance(num_return_sequences, int)
+                or num_return_sequences < 1
+            ):
+                raise ValueError(
+                    f"{self.name}: num_return_sequences must be a positive int; got {num_return_sequences!r}"
+                )
+            forward["num_return_sequences"] = num_return_sequences
+            postprocess["list_candidates"] = True
         if num_beams is not None:
             if isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1:
                 raise ValueError(f"{self.name}: num_beams must be a positive int; got {num_beams!r}")
@@ -245,6 +385,7 @@ class MatrixPipeline(Pipeline):
             if not isinstance(verify_rerank, bool):
                 raise ValueError(f"{self.name}: verify_rerank must be True or False; got {verify_rerank!r}")
             forward["verify_rerank"] = verify_rerank
+            postprocess["rerank"] = verify_rerank
         if max_new_tokens is not None:
             limit = self.model.config.max_position_embeddings - 1
             if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens:
@@ -255,19 +396,69 @@ class MatrixPipeline(Pipeline):
                     f"max_position_embeddings={limit + 1}, one position for the decoder start)"
                 )
             forward["max_new_tokens"] = max_new_tokens
-        self._decoding(forward.get("num_beams"), forward.get("verify_rerank"))
-        return {}, forward, {}
+        if decoding is not None:
+            forward["decoding"] = decoding
+        self._decoding(forward.get("num_beams"), forward.get("verify_rerank"), num_return_sequences, _sampling(extra))
+        return {}, forward, postprocess
 
-    def _decoding(self, num_beams: int | None, verify_rerank: bool | None) -> tuple[int, int]:
-        """``(num_beams, num_return_sequences)`` of the options."""
-        if not verify_rerank:
-            return num_beams or 1, 1
-        beams = DEFAULT_RERANK_BEAMS if num_beams is None else num_beams
-        if beams < 2:
-            raise ValueError(
-                f"{self.name}: verify_rerank=True needs at least 2 beam candidates; got num_beams={beams}"
+    def _check_decoding(
+        self,
+        decoding: str | None,
+        num_beams: int | None,
+        num_return_sequences: int | None,
+        verify_rerank: bool | None,
+        generate_kwargs: dict[str, Any] | None,
+    ) -> None:
+        """Raise `ValueError` for an unknown ``decoding``, or regression-aware decoding with generate() options."""
+        if decoding is None or decoding == "greedy":
+            return
+        if decoding not in DECODINGS:
+            raise ValueError(f"{self.name}: unknown decoding {decoding!r}; valid: {', '.join(DECODINGS)}")
+        clashes = [
+            name
+            for name, given in (
+                ("num_beams", num_beams not in (None, 1)),
+                ("num_return_sequences", num_return_sequences not in (None, 1)),
+                ("verify_rerank", bool(verify_rerank)),
+                ("generate_kwargs", bool(generate_kwargs)),
             )
-        return beams, beams
+            if given
+        ]
+        if clashes:
+            raise ValueError(
+                f"{self.name}: decoding={decoding!r} writes one answer number by number, not with generate(); it "
+                f"does not combine with {', '.join(clashes)}"
+            )
+
+    def _decoding(
+        self,
+        num_beams: int | None,
+        verify_rerank: bool | None,
+        num_return_sequences: int | None = None,
+        sampling: bool = False,
+    ) -> tuple[int, int]:
+        """``(num_beams, candidates)`` of the options: the beam width and the number of sequences to decode.
+
+        Raises:
+            ValueError: if rerank would have fewer than 2 candidates, or beam search fewer beams than sequences.
+        """
+        if verify_rerank:
+            beams = num_beams if num_beams is not None else DEFAULT_RERANK_BEAMS
+            candidates = beams if num_return_sequences is None else num_return_sequences
+            if candidates < 2:
+                raise ValueError(
+                    f"{self.name}: verify_rerank=True needs at least 2 beam candidates; got "
+                    + (f"num_beams={beams}" if num_return_sequences is None else f"num_return_sequences={candidates}")
+                )
+        else:
+            candidates = num_return_sequences or 1
+            beams = num_beams if num_beams is not None else (1 if sampling else candidates)
+        if candidates > beams and not sampling:
+            raise ValueError(
+                f"{self.name}: num_return_sequences={candidates} needs num_beams >= {candidates} (beam search returns "
+                f"at most num_beams sequences); got num_beams={beams}"
+            )
+        return beams, candidates
 
     # ------------------------------------------------------------------------------------------ stages
     def preprocess(self, inputs: Any) -> dict[str, Any]:
@@ -275,8 +466,10 @@ class MatrixPipeline(Pipeline):
 
         Returns:
             `dict`: ``input_ids`` and ``attention_mask`` `(1, length)`, ``budget`` `(1,)` (tokens of the expected
-            answer, end of sequence included) and ``matrix`` (the validated input, float64 `(rows, cols)`).
+            answer, end of sequence included), ``matrix`` (the validated input, float64 `(rows, cols)`) and ``pair``
+            `(1,)` (1 if the input was a pair of operands).
         """
+        pair = self._is_pair(inputs)
         x = self.validate(inputs)
         out_shape = self.check.output_shape(x.shape)
         enc = self.tokenizer.prepare_batch(x[None], return_tensors="pt")
@@ -300,6 +493,7 @@ class MatrixPipeline(Pipeline):
             "attention_mask": enc["attention_mask"],
             "budget": torch.tensor([budget]),
             "matrix": x,
+            "pair": torch.tensor([int(pair)]),
         }
 
     def _forward(
@@ -308,24 +502,48 @@ class MatrixPipeline(Pipeline):
         num_beams: int | None = None,
         verify_rerank: bool | None = None,
         max_new_tokens: int | None = None,
+        num_return_sequences: int | None = None,
+        generate_kwargs: dict[str, Any] | None = None,
+        decoding: str | None = None,
     ) -> dict[str, Any]:
         matrices = model_inputs.pop("matrix")
+        pair = model_inputs.pop("pair")
         budget = int(model_inputs.pop("budget").max())
-        beams, candidates = self._decoding(num_beams, verify_rerank)
+        if decoding not in (None, "greedy"):  # regression-aware: one answer, number by number
+            generated = regression_generate(
+                self.model,
+                self.tokenizer,
+                model_inputs["input_ids"],
+                model_inputs["attention_mask"],
+                statistic=decoding,
+                max_new_tokens=max_new_tokens or budget,
+            )
+            return {"ids": generated[:, None], "matrix": matrices, "pair": pair}
+        extra = dict(generate_kwargs or {})
+        beams, candidates = self._decoding(num_beams, verify_rerank, num_return_sequences, _sampling(extra))
         generated = self.model.generate(
             input_ids=model_inputs["input_ids"],
             attention_mask=model_inputs["attention_mask"],
             max_length=(max_new_tokens or budget) + 1,  # the decoder start token counts
             num_beams=beams,
             num_return_sequences=candidates,
-            do_sample=False,
+            **{"do_sample": False, **extra},
         )
         batch = model_inputs["input_ids"].shape[0]
-        return {"ids": generated.reshape(batch, candidates, -1), "matrix": matrices}  # ids: (batch, candidates, L)
+        ids = generated.reshape(batch, candidates, -1)  # (batch, candidates, L)
+        return {"ids": ids, "matrix": matrices, "pair": pair}
 
-    def postprocess(self, model_outputs: dict[str, Any]) -> dict[str, Any]:
-        """Decode the candidates, check each with the problem's check, and describe the chosen one."""
+    def postprocess(
+        self, model_outputs: dict[str, Any], rerank: bool = False, list_candidates: bool = False
+    ) -> dict[str, Any]:
+        """Decode the candidates, check each with the problem's check, and describe the chosen one.
+
+        The chosen one is the first (the top beam), or with ``rerank`` (``verify_rerank=True``) the one the check
+        likes best. With ``list_candidates`` (``num_return_sequences`` given), every candidate is described under
+        ``candidates``.
+        """
         ids = model_outputs["ids"][0]  # (candidates, L)
+        pair = bool(torch.as_tensor(model_outputs.get("pair", 0)).reshape(-1)[0])
         x = np.asarray(model_outputs["matrix"], dtype=np.float64)
         x = x.reshape(x.shape[-2:])
         out_shape = self.check.output_shape(x.shape)
@@ -337,25 +555,34 @@ class MatrixPipeline(Pipeline):
         errors, valid = self.check.verify(inputs, answers)
         consistency = self._consistency(x, answers, valid)
         ranking = errors if not consistency else np.max(np.stack(list(consistency.values())), axis=0)
-        best = int(np.argmin(ranking))  # the first (highest-scored) beam among equals; 0 without rerank
-        answer, error = answers[best], float(errors[best])
-        result: dict[str, Any] = self.fields(x, answer) if valid[best] else dict.fromkeys(self.field_names)
-        result["valid"] = bool(valid[best])
-        result["error"] = _finite_or_none(error) if valid[best] else None
-        result["correct_at"] = {_tolerance_label(t): bool(is_correct(np.array([error]), t)[0]) for t in TOLERANCES}
-        result["check"] = self.check.description
-        if self.invariants:
-            result["consistency"] = None
-            if valid[best]:
-                result["consistency"] = {k: _finite_or_none(float(v[best])) for k, v in consistency.items()}
-        result["generated"] = self.tokenizer.decode(ids[best], skip_special_tokens=True)
-        if len(answers) > 1:
+        rerank = rerank and len(answers) > 1
+        best = int(np.argmin(ranking)) if rerank else 0  # argmin: the first (highest-scored) beam among equals
+
+        def describe(i: int) -> dict[str, Any]:
+            answer, error = answers[i], float(errors[i])
+            out: dict[str, Any] = self.fields(x, answer) if valid[i] else dict.fromkeys(self.field_names)
+            out["valid"] = bool(valid[i])
+            out["error"] = _finite_or_none(error) if valid[i] else None
+            out["correct_at"] = {_tolerance_label(t): bool(is_correct(np.array([error]), t)[0]) for t in TOLERANCES}
+            out["check"] = self.pair_check if pair else self.check.description
+            if self.invariants:
+                out["consistency"] = None
+                if valid[i]:
+                    out["consistency"] = {k: _finite_or_none(float(v[i])) for k, v in consistency.items()}
+            out["generated"] = self.tokenizer.decode(ids[i], skip_special_tokens=True)
+            return out
+
+        result = describe(best)
+        if rerank:
             result["rerank"] = {
                 "candidates": len(answers),
                 "chosen": best,
                 "ranked_by": "consistency" if consistency else "error",
                 "errors": [_finite_or_none(e) if ok else None for e, ok in zip(errors.tolist(), valid)],
             }
+        if list_candidates:
+            listed = [describe(i) for i in range(len(answers))]
+            result["candidates"] = [{k: v for k, v in c.items() if k != "check"} for c in listed]
         return result
 
     def _consistency(
@@ -382,12 +609,12 @@ class MatrixPipeline(Pipeline):
 
     # ------------------------------------------------------------------------------------------ validation
     def validate(self, inputs: Any) -> np.ndarray:
-        """One input as a float64 matrix the model can read.
+        """One input (a matrix, or a pair of operands for products) as a float64 matrix the model can read.
 
         Raises:
             ValueError: naming the task and what is wrong (see the module docstring).
         """
-        x = _as_real_matrix(inputs, self.name)
+        x = self._pair_matrix(inputs) if self._is_pair(inputs) else _as_real_matrix(inputs, self.name)
         try:
             out_shape = self.check.output_shape(x.shape)
         except ValueError as err:
@@ -480,10 +707,21 @@ def _describe(tp: dict[str, Any]) -> str:
     return f"{tp.get('name')} ({options})" if options else str(tp.get("name"))
 
 
+def _sampling(generate_kwargs: dict[str, Any]) -> bool:
+    """Whether `generate()` options sample (then several sequences need no more beams)."""
+    return bool(generate_kwargs.get("do_sample", False))
+
+
 def _is_matrix_like(item: Any) -> bool:
-    """Whether a list item is itself a matrix (so that the list is a batch): 2-D arrays, lists of rows."""
-    if isinstance(item, np.ndarray | torch.Tensor):
+    """Whether a list item is itself a matrix or a pair (so that the list is a batch).
+
+    Matrices are 2-D arrays and array-likes (a pandas DataFrame) and lists of rows; pairs are ``(A, B)`` and
+    ``{"a": A, "b": B}``.
+    """
+    if hasattr(item, "__array__") and hasattr(item, "ndim"):  # numpy, torch, pandas
         return item.ndim >= 2
+    if isinstance(item, dict):
+        return True
     return isinstance(item, list | tuple) and any(isinstance(row, list | tuple | np.ndarray) for row in item)
 
 
@@ -516,6 +754,8 @@ def _as_real_matrix(inputs: Any, task: str) -> np.ndarray:
     """
     if isinstance(inputs, torch.Tensor):
         inputs = inputs.detach().cpu().numpy()
+    elif not isinstance(inputs, np.ndarray) and hasattr(inputs, "__array__"):  # a pandas DataFrame, ...
+        inputs = np.asarray(inputs)
     if isinstance(inputs, str | bytes):
         raise ValueError(f"{task}: got a string ({inputs[:40]!r}); pass a matrix of numbers, e.g. [[2, 1], [1, 2]]")
     if isinstance(inputs, list | tuple):
@@ -541,6 +781,20 @@ def _as_real_matrix(inputs: Any, task: str) -> np.ndarray:
     return x
 
 
+def _as_operand(inputs: Any, task: str) -> np.ndarray:
+    """The second operand of a pair: a matrix, or a vector (1-D) as a one-column matrix."""
+    if isinstance(inputs, torch.Tensor):
+        inputs = inputs.detach().cpu().numpy()
+    elif not isinstance(inputs, np.ndarray) and hasattr(inputs, "__array__"):
+        inputs = np.asarray(inputs)
+    if isinstance(inputs, np.ndarray) and inputs.ndim == 1 and inputs.dtype.kind in "iuf":
+        inputs = inputs[:, None]
+    elif isinstance(inputs, list | tuple) and inputs and not any(isinstance(v, list | tuple) for v in inputs):
+        if not any(isinstance(v, np.ndarray) for v in inputs):
+            inputs = [[v] for v in _validated_nested(inputs, task)]
+    return _as_real_matrix(inputs, task)
+
+
 # ------------------------------------------------------------------------------------------------ the tasks
 def _rows(answer: np.ndarray, order: np.ndarray) -> np.ndarray:
     return answer[order]
@@ -559,7 +813,6 @@ class MatrixEigenPipeline(MatrixPipeline):
     field_names = ("eigenvalues",)
     symmetric = True
     invariants = ("trace", "frobenius")
-    default_model = ("linalg/eigen-p1000", "main")
 
     def fields(self, matrix: np.ndarray, answer: np.ndarray) -> dict[str, Any]:
         """``eigenvalues``: a list of ``n`` floats."""
@@ -652,21 +905,64 @@ class MatrixAddPipeline(MatrixPipeline):
 
 
 class MatrixMultiplyPipeline(MatrixPipeline):
-    """``matrix-multiply``: ``A^T B`` of the input ``[A | B]`` (``n x 2m``; the reference's layout, PAPER.md §3)."""
+    """``matrix-multiply``: ``A^T B`` of the input ``[A | B]`` (``n x 2m``; the reference's layout), or ``A @ B``.
+
+    A pair ``(A, B)`` or ``{"a": A, "b": B}`` (A ``m x n``, B ``n x m``) is written as ``[A^T | B]``, whose product
+    is ``A @ B``.
+    """
 
     name = "matrix-multiply"
     problems = ("matmul",)
     check = MatMulCheck()
     field_names = ("product",)
+    operands = ("A", "B")
+    pair_check = "d1 to A @ B of the pair (A, B), read as [A^T | B]: sum|P - A B| / sum|A B|"
+
+    def stack_pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``[A^T | B]``, whose product ``(A^T)^T B`` is ``A @ B``.
+
+        Raises:
+            ValueError: unless A is ``m x n`` and B is ``n x m`` (the layout holds A^T and B side by side).
+        """
+        if a.shape[1] != b.shape[0]:
+            raise ValueError(
+                f"{self.name}: A is {a.shape[0]}x{a.shape[1]} and B is {b.shape[0]}x{b.shape[1]}: A @ B needs as "
+                "many columns in A as rows in B"
+            )
+        if b.shape[1] != a.shape[0]:
+            raise ValueError(
+                f"{self.name}: A is {a.shape[0]}x{a.shape[1]} and B is {b.shape[0]}x{b.shape[1]}: the model reads "
+                f"the pair as [A^T | B], A^T and B of the same shape, so B must be {a.shape[1]}x{a.shape[0]}"
+            )
+        return np.hstack([a.T, b])
 
 
 class MatrixVectorPipeline(MatrixPipeline):
-    """``matrix-vector``: ``A^T v`` (``m`` floats) of the input ``[A | v]`` (``n x (m + 1)``, the reference layout)."""
+    """``matrix-vector``: ``A^T v`` (``m`` floats) of the input ``[A | v]`` (``n x (m + 1)``, the reference layout).
+
+    A pair ``(A, v)`` or ``{"a": A, "b": v}`` (A ``m x n``, v ``n`` entries) is written as ``[A^T | v]``, whose
+    product is ``A @ v``.
+    """
 
     name = "matrix-vector"
     problems = ("matvec",)
     check = MatVecCheck()
     field_names = ("product",)
+    operands = ("A", "v")
+    pair_check = "d1 to A @ v of the pair (A, v), read as [A^T | v]: sum|P - A v| / sum|A v|"
+
+    def stack_pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``[A^T | v]``, whose product ``(A^T)^T v`` is ``A @ v``.
+
+        Raises:
+            ValueError: unless v is a vector (or a one-column matrix) with as many entries as A has columns.
+        """
+        if b.shape[1] != 1 or b.shape[0] != a.shape[1]:
+            raise ValueError(
+                f"{self.name}: A is {a.shape[0]}x{a.shape[1]} and v is {b.shape[0]}x{b.shape[1]}: A @ v needs a "
+                f"vector of {a.shape[1]} entries (A's columns)"
+            )
+        return np.hstack([a.T, b])
 
     def fields(self, matrix: np.ndarray, answer: np.ndarray) -> dict[str, Any]:
         """``product``: a list of ``m`` floats."""
@@ -691,15 +987,41 @@ PIPELINES: dict[str, type[MatrixPipeline]] = {
 `register_pipelines`."""
 
 
+class _TaskWithoutDefault(dict):
+    """The registry entry of a task with no released model (not in `DEFAULT_MODELS`).
+
+    ``pipeline(task)`` with no model reads ``entry["default"]``; a plain entry would raise ``KeyError: 'default'`` from
+    inside transformers, this one a `ValueError` that says what to do. ``entry.get("default")`` is ``None`` as usual.
+    """
+
+    def __missing__(self, key: str) -> Any:
+        if key != "default":
+            raise KeyError(key)
+        task = getattr(self.get("impl"), "name", "this task")
+        released = ", ".join(f"{t}: {m}" for t, m in DEFAULT_MODELS.items())
+        raise ValueError(
+            f"{task} has no released model yet, so pipeline({task!r}) has no default to load (released: {released}). "
+            f"Pass a trained model: pipeline({task!r}, model=...) with a model folder or a Hub id"
+        )
+
+
 def register_pipelines() -> None:
-    """Register every task of `PIPELINES` with `transformers.pipelines.PIPELINE_REGISTRY` (idempotent)."""
+    """Register every task of `PIPELINES` with `transformers.pipelines.PIPELINE_REGISTRY` (idempotent).
+
+    Each task's default model is its entry in `DEFAULT_MODELS`; a task without one raises a `ValueError` from
+    ``pipeline(task)`` with no model.
+    """
     for task, cls in PIPELINES.items():
         if PIPELINE_REGISTRY.supported_tasks.get(task, {}).get("impl") is cls:
             continue
-        default = None if cls.default_model is None else {"model": cls.default_model}
+        default = {"model": (DEFAULT_MODELS[task], "main")} if task in DEFAULT_MODELS else None
         PIPELINE_REGISTRY.register_pipeline(
             task, pipeline_class=cls, pt_model=AutoModelForSeq2SeqLM, default=default, type="text"
         )
+        if default is None:
+            entry = _TaskWithoutDefault(PIPELINE_REGISTRY.supported_tasks[task])
+            PIPELINE_REGISTRY.supported_tasks[task] = entry
+            cls._registered_impl = {task: entry}
 
 
 register_pipelines()

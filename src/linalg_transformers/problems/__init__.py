@@ -1,4 +1,4 @@
-"""Linear-algebra problems: seeded batched generators with their verifiers, fixed test sets (PAPER.md sections 2-5).
+"""Linear-algebra problems: seeded batched generators with their verifiers, fixed test sets (docs/problems.md).
 
 ```python
 >>> from linalg_transformers.problems import get_problem

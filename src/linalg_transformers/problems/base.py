@@ -1,14 +1,14 @@
 """The problem base classes, the batch of examples, and the accuracy table.
 
-A problem keeps its generator and its verifier together (PAPER.md section 3):
+A problem keeps its generator and its verifier together (docs/problems.md):
 
 * `generate(n, seed)` draws examples in batches (vectorized numpy, one shape group at a time), rejects and resamples
   any example whose input or target is not finite or reaches `VALUE_LIMIT` (plus the problem's own rule, e.g. the
   reference's inversion residual), and returns a `ProblemBatch`;
 * `relative_errors(inputs, predictions)` scores predictions, batched, against the *given* inputs: for problems with a
-  unique answer, the relative L1 distance to the solution of that input (d1 of PAPER.md section 3); for the others,
-  how far the prediction is from satisfying the defining property. Malformed predictions (``None``, wrong shape,
-  NaN/inf, complex) get an infinite error: they are wrong, never an exception.
+  unique answer, the relative L1 distance to the solution of that input (d1, docs/problems.md#the-check); for the
+  others, how far the prediction is from satisfying the defining property. Malformed predictions (``None``, wrong
+  shape, NaN/inf, complex) get an infinite error: they are wrong, never an exception.
 * A prediction is correct at tolerance ``t`` iff ``0 <= error < t`` (strict, as the reference).
 
 The arithmetic of those checks (`relative_l1`, `ratio`, `identity_deviation`, `is_correct`) and the answer half of
@@ -58,8 +58,8 @@ __all__ = [
 
 VALUE_LIMIT = 9.99e8
 """Examples with an input or target entry of this magnitude or more are rejected and resampled. FP15 writes
-``NaN`` from about 9.995e8 on (PAPER.md section 1), and the reference rejects outputs beyond the output encoder's
-limit (section 2). One limit for every encoding keeps test sets independent of the encoding."""
+``NaN`` from about 9.995e8 on (docs/encodings.md#fp15), and the reference rejects outputs beyond the output encoder's
+limit (docs/problems.md#rejection). One limit for every encoding keeps test sets independent of the encoding."""
 
 MAX_RESAMPLING_ROUNDS = 1000
 """Generation gives up (`RuntimeError`) if rejected examples are still missing after this many rounds."""
@@ -373,7 +373,7 @@ class BaseProblem(ABC):
         tasks: list[str] | None,
         prediction_tasks: Sequence[str | None] | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """An answer written after another task's token is malformed (co-training, PAPER.md section 5)."""
+        """An answer written after another task's token is malformed (co-training; docs/problems.md#co-training)."""
         if prediction_tasks is None:
             return errors, well_formed
         n = len(errors)
@@ -513,7 +513,8 @@ class Problem(Check, BaseProblem):
         name (`str`): Registry name (set by `get_problem`).
         task_token (`str | None`): One-letter token for co-training.
         supports_rectangular (`bool`): Accepts the ``rectangular`` option (the second dimension drawn independently).
-        symmetric (`bool`): Accepts ``eigen_distribution`` (symmetric inputs, PAPER.md section 4).
+        symmetric (`bool`): Accepts ``eigen_distribution`` (symmetric inputs;
+            docs/problems.md#eigenvalue-distributions).
         verifies_property (`bool`): The check verifies a defining property; a target is one answer among many.
 
     Options (all problems): ``dim`` (int or (min, max), default 5), ``coeff_range`` (A, default 10),
@@ -553,7 +554,10 @@ class Problem(Check, BaseProblem):
         return np.ones(len(inputs), dtype=bool)
 
     def _add_noise(self, rng: np.random.Generator, inputs: np.ndarray) -> np.ndarray:
-        """Inputs plus i.i.d. Gaussian noise of std ``noise * A / sqrt(3)`` (PAPER.md section 2)."""
+        """Inputs plus i.i.d. Gaussian noise of std ``noise * A / sqrt(3)``.
+
+        The reference's noisy_input; docs/problems.md#inputs.
+        """
         std = self.options["noise"] * self.options["coeff_range"] / math.sqrt(3.0)
         return inputs + rng.normal(0.0, std, inputs.shape)
 
@@ -621,7 +625,7 @@ class Problem(Check, BaseProblem):
             with np.errstate(all="ignore"):
                 y = self.solve(x)
                 ok = self._accept(x, y)
-            if noisy:  # the target stays the clean input's solution (PAPER.md section 2)
+            if noisy:  # the target stays the clean input's solution (docs/problems.md#inputs)
                 x = self._add_noise(rng, x)
             for a in (x, y):
                 ok &= (np.abs(a) < VALUE_LIMIT).all(axis=(1, 2))  # also False for NaN

@@ -1,4 +1,6 @@
-"""Co-training: one model, several tasks, each example prefixed by its task token (PAPER.md section 5).
+"""Co-training: one model, several tasks, each example prefixed by its task token.
+
+See paper appendix F.2 and docs/problems.md#co-training.
 
 Each example picks one of the tasks uniformly at random. The sub-tasks share the dimension, coefficient and noise
 options; ``rectangular`` and ``eigen_distribution`` go to the sub-tasks that accept them. A prediction is checked by

@@ -1,8 +1,10 @@
-"""Random matrices: coefficient distributions and the seven eigenvalue distributions (PAPER.md sections 2 and 4).
+"""Random matrices: coefficient distributions and the seven eigenvalue distributions.
+
+See docs/problems.md#inputs and docs/problems.md#eigenvalue-distributions.
 
 Coefficients are uniform in ``[-A, A]`` or Gaussian ``N(0, (A / sqrt 3)^2)`` (same variance). Unlike the reference
-code, ``"gaussian"`` really is Gaussian (bug 3 of PAPER.md section 11); ``"normal"``, the reference's own spelling, is
-accepted as an alias.
+code, ``"gaussian"`` really is Gaussian (docs/reference-code.md#item-3); ``"normal"``, the reference's own spelling,
+is accepted as an alias.
 
 Symmetric matrices start from a Wigner matrix ``W = tril(a) + tril(a, -1)^T``. The eigenvalue distributions other than
 ``semicircle`` keep W's eigenvectors ``V`` and replace its eigenvalues: ``M = V diag(lambda') V^T``, with
@@ -38,7 +40,7 @@ _SQRT3 = math.sqrt(3.0)
 
 COEFFICIENT_DISTRIBUTIONS: dict[str, CoefficientSampler] = {
     "uniform": lambda rng, shape, a: rng.uniform(-a, a, shape),
-    # Same variance as uniform in [-A, A] (PAPER.md section 2).
+    # Same variance as uniform in [-A, A] (docs/problems.md#inputs).
     "gaussian": lambda rng, shape, a: rng.normal(0.0, a / _SQRT3, shape),
 }
 """Coefficient samplers: name -> ``f(rng, shape, A)``."""
@@ -88,7 +90,10 @@ def wigner(rng: np.random.Generator, count: int, n: int, coeff_range: float, dis
 
 
 def _semicircle_sigma(n: int, coeff_range: float) -> float:
-    """Standard deviation of the semicircle law of an n x n Wigner matrix: sqrt(n) A / sqrt(3) (PAPER.md section 4)."""
+    """Standard deviation of the semicircle law of an n x n Wigner matrix: sqrt(n) A / sqrt(3).
+
+    See docs/problems.md#eigenvalue-distributions.
+    """
     return math.sqrt(n) * coeff_range / _SQRT3
 
 
@@ -110,7 +115,10 @@ def _replacing(new_eigenvalues: Callable[[np.random.Generator, np.ndarray, float
 
 
 def _marcenko(rng: np.random.Generator, count: int, n: int, coeff_range: float, distribution: str) -> np.ndarray:
-    """Wishart matrices ``B^T B``, B with coefficients of range sqrt(A) (PAPER.md section 4, ``marcenko``)."""
+    """Wishart matrices ``B^T B``, B with coefficients of range sqrt(A).
+
+    See docs/problems.md#eigenvalue-distributions, ``marcenko``.
+    """
     b = coefficients(rng, (count, n, n), math.sqrt(coeff_range), distribution)
     m = np.swapaxes(b, 1, 2) @ b
     return 0.5 * (m + np.swapaxes(m, 1, 2))
@@ -179,7 +187,7 @@ def symmetric_matrices(
     coeff_distribution: str = "uniform",
     eigen_distribution: str = "semicircle",
 ) -> np.ndarray:
-    """Random symmetric matrices with a chosen eigenvalue distribution (PAPER.md section 4).
+    """Random symmetric matrices with a chosen eigenvalue distribution (docs/problems.md#eigenvalue-distributions).
 
     With a mixture (``"laplace,positive"``), each matrix picks one of the named distributions uniformly at random,
     as the reference's comma-separated flags do.

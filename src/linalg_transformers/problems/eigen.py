@@ -1,4 +1,6 @@
-"""Eigenvalues and eigenvectors of symmetric matrices (PAPER.md sections 3 and 4; paper sections 4.4 and 4.5).
+"""Eigenvalues and eigenvectors of symmetric matrices (paper sections 4.4 and 4.5).
+
+See docs/problems.md#eigenvalues and docs/problems.md#eigenvectors.
 
 Inputs are symmetric ``n x n`` matrices drawn with an eigenvalue distribution (`distributions.symmetric_matrices`,
 ``semicircle`` by default; ``eigen_distribution`` picks another or a comma-separated mixture). Input noise is added
@@ -6,13 +8,13 @@ symmetrically, so noisy inputs stay symmetric.
 
 * ``eigenvalues``: target ``n x 1``, the eigenvalues in descending order, computed with the symmetric solver
   (``eigvalsh``), so they are never complex (the reference's general solver can return complex values and silently
-  drops those examples, bug 6). Checked against the eigenvalues of the given input (d1).
+  drops those examples, docs/reference-code.md#item-6). Checked against the eigenvalues of the given input (d1).
 * ``eigenvectors``: target ``(n + 1) x n``, row 0 the eigenvalues and rows 1..n the matrix Q whose columns are the
   eigenvectors. Eigenvalues are in descending order here too (the reference lists them ascending in this task only,
-  quirk 5), and each eigenvector's largest entry is positive (the reference keeps LAPACK's arbitrary signs). The check
-  verifies the defining property: ``D = diag(row 0)``, ``error = max(sum|Q^T M Q - D| / sum|D|, sum|Q^T Q - I| / n)``.
-  The orthogonality term closes the reference's gaps (bug 4): a scaled ``(c Q, c^2 D)`` and an all-zero prediction
-  fail.
+  docs/reference-code.md#item-5), and each eigenvector's largest entry is positive (the reference keeps LAPACK's
+  arbitrary signs). The check verifies the defining property: ``D = diag(row 0)``,
+  ``error = max(sum|Q^T M Q - D| / sum|D|, sum|Q^T Q - I| / n)``. The orthogonality term closes the reference's gaps
+  (docs/reference-code.md#item-4): a scaled ``(c Q, c^2 D)`` and an all-zero prediction fail.
 
 Layouts, solutions and checks: `linalg_transformers.verification` (`EigenvaluesCheck`, `EigenvectorsCheck`).
 """

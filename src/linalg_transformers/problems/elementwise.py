@@ -1,4 +1,4 @@
-"""Transposition and addition (PAPER.md section 3; paper sections 4.1 and 4.2).
+"""Transposition and addition (paper sections 4.1 and 4.2; docs/problems.md#transpose, docs/problems.md#add).
 
 Both have a unique answer, compared with the solution of the given input (d1: ``sum|P - T| / sum|T|``). Layouts,
 solutions and checks: `linalg_transformers.verification` (`TransposeCheck`, `AddCheck`).

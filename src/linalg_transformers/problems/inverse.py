@@ -1,4 +1,4 @@
-"""Matrix inversion (PAPER.md sections 3 and 5; paper section 4.6).
+"""Matrix inversion (paper section 4.6; docs/problems.md#inverse, docs/problems.md#sym_inverse).
 
 * ``inverse``: square ``n x n`` matrices of random coefficients (the reference's ``invert_matrix``);
 * ``sym_inverse``: symmetric matrices with a chosen eigenvalue distribution (the reference's ``syminverse``).
@@ -6,7 +6,7 @@
 The target is ``M^-1``. An example is rejected (and resampled) when ``max|M M^-1 - I| > 1e-10`` in float64, the
 reference's only filter (no condition-number filter). The check verifies the property:
 ``error = sum|M P - I| / n``. At three significant digits about 8% of random 5x5 inverses cannot pass it at 5%,
-because of ill-conditioning (the ceiling of PAPER.md section 9). Layout, solution and check:
+because of ill-conditioning (docs/problems.md#ceilings). Layout, solution and check:
 `linalg_transformers.verification.InverseCheck`.
 """
 
@@ -23,7 +23,10 @@ from .eigen import SymmetricProblem
 __all__ = ["INVERSE_RESIDUAL_LIMIT", "Inverse", "SymInverse", "batched_inverse"]
 
 INVERSE_RESIDUAL_LIMIT = 1e-10
-"""Generation rejects matrices with ``max|M M^-1 - I|`` above this (the reference's rule, PAPER.md section 3)."""
+"""Generation rejects matrices with ``max|M M^-1 - I|`` above this.
+
+The reference's rule; docs/problems.md#rejection.
+"""
 
 
 class _InversionMixin(InverseCheck):

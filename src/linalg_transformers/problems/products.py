@@ -1,6 +1,6 @@
-"""Matrix-vector and matrix products (PAPER.md section 3; paper section 4.3).
+"""Matrix-vector and matrix products (paper section 4.3; docs/problems.md#matvec, docs/problems.md#matmul).
 
-The layouts are the reference's (PAPER.md section 11, quirk 14): the input packs both operands side by side and the
+The layouts are the reference's (docs/reference-code.md#item-14): the input packs both operands side by side and the
 product is taken with the *transpose* of the first one:
 
 * ``matvec``: input ``[A | v]`` (``n x (m+1)``, A is ``n x m``), target ``A^T v`` (``m x 1``);

@@ -1,6 +1,6 @@
 """The problem registry: names -> problem classes (or factories). Users add their own with `register_problem`.
 
-Built-in problems (PAPER.md sections 3-5; the reference's operation names are accepted as aliases):
+Built-in problems (docs/problems.md; the reference's operation names are accepted as aliases):
 
 =================  ==========  ======================  =================================
 name               task token  reference name          check

@@ -1,9 +1,12 @@
-"""Singular values and singular value decomposition (PAPER.md section 3; paper section 4.7).
+"""Singular values and singular value decomposition (paper section 4.7).
+
+See docs/problems.md#singular_values and docs/problems.md#svd.
 
 Inputs are ``n x m`` matrices (``m = n`` unless ``rectangular``), ``k = min(n, m)``.
 
 * ``singular_values``: target ``k x 1``, descending. Checked against the singular values of the given input (d1),
-  correctly: the reference multiplies instead of subtracting and marks almost every answer wrong (bug 1).
+  correctly: the reference multiplies instead of subtracting and marks almost every answer wrong
+  (docs/reference-code.md#item-1).
 * ``svd``: target ``(1 + n + m) x k``: row 0 the singular values (descending), then U (``n x k``), then V
   (``m x k``), singular vectors as columns; each column of U has its largest entry positive (V follows). The check
   verifies the property: with ``S = diag(row 0)``, ``error = max(sum|U^T M V - S| / sum|S|, sum|U^T U - I| / k,

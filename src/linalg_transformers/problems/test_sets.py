@@ -3,8 +3,8 @@
 ``test_set(problem)`` draws ``size`` examples (10,000 by default, the reference's ``eval_size``) from a stream seeded
 by `seed` (default `DEFAULT_TEST_SEED`) and *separated from every training stream*: its seed sequence carries a spawn
 key, so no training seed of up to four integers (``[run_seed, rank, worker, step]``) reproduces it. Test sets are
-drawn without input noise (``noise`` is a training augmentation, PAPER.md section 2), so a model trained with noise is
-scored on the same set as one trained without.
+drawn without input noise (``noise`` is a training augmentation, docs/problems.md#inputs), so a model trained with
+noise is scored on the same set as one trained without.
 
 The same problem, size and seed give the same bytes (`ProblemBatch.fingerprint`) with the same numpy. Inputs drawn
 from the random stream alone (every problem except the eigenvalue distributions other than ``semicircle``) and
@@ -241,7 +241,9 @@ def rounding_ceiling(
     seed: int | None = None,
     tolerances: tuple[float, ...] = (0.05, 0.02, 0.01, 0.005),
 ) -> dict[str, float]:
-    """The best accuracy a model writing three significant digits can reach on the test set (PAPER.md section 9).
+    """The best accuracy a model writing three significant digits can reach on the test set.
+
+    See docs/problems.md#ceilings.
 
     The exact solution rounded by the output encoding is checked, with the problem's own check, against the input
     rounded by the input encoding (what the model sees).

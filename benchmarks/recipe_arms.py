@@ -1,0 +1,275 @@
+"""The recipe A/B: arms of `training/train.py` at equal example budgets, and the table and plot of their results.
+
+Usage:
+    python benchmarks/recipe_arms.py list                       # the arms and their commands
+    python benchmarks/recipe_arms.py run base [--seed 1]        # train one arm into runs/recipe/<arm>[-s<seed>]
+    python benchmarks/recipe_arms.py table [--out docs/recipe-arms.md] [--plot docs/recipe-arms.png]
+
+Protocol (docs/recipes.md): 5x5 eigenvalues of Wigner matrices, FP15 in, P1000 out, from scratch, every arm at the
+same budget of `BUDGET` examples with the same seed and the same fixed test set. Each arm logs its loss per target
+token, is scored greedily on the first `EVAL_SIZE` fixed test problems every `EVAL_EVERY` examples and at the end,
+and records its throughput and the CPU. An arm is the base command plus its overrides; `run` prints the command it
+runs, and `table` prints the same command next to the figures, so every row can be rerun as shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = ROOT / "runs" / "recipe"
+BUDGET = 307_200
+"""Examples per arm: 2,400 steps of 128 (the issue's protocol asks for at least 300,000)."""
+EVAL_EVERY = 102_400
+"""Examples between two evaluations (and the points of the loss table: about 100k, 200k and 300k)."""
+EVAL_SIZE = 1_000
+"""Fixed test problems scored at each evaluation and at the end."""
+WARMUP_EXAMPLES = 38_400
+"""Warmup, in examples (300 steps of 128), the same for every batch size."""
+
+ACCURACY_KEYS = ("accuracy@0.05", "accuracy@0.02", "accuracy@0.01")
+"""The accuracies of ``results.json`` in the table (5%, 2% and 1% tolerance)."""
+
+BASE_CONFIG = "training/configs/cpu-eigen-p1000.yaml"
+BASE_OVERRIDES: dict[str, str] = {
+    "normalize_before": "true",
+    "learning_rate": "1e-3",
+    "per_device_train_batch_size": "128",
+    "lr_scheduler_type": "cosine_with_min_lr",
+    "extra_test_distributions": "",
+    "save_steps": "400",
+    "save_total_limit": "1",
+}
+"""Today's best recipe (run D of the eigen-p1000 model card): pre-LN, lr 1e-3, batch 128, cosine to 2e-5."""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: what it changes from the base recipe and why.
+
+    Attributes:
+        name (`str`): Short name; the output folder is ``runs/recipe/<name>``.
+        lever (`str`): The lever this arm measures, in words.
+        overrides (`dict[str, str]`): `training/train.py` arguments changed from `BASE_OVERRIDES`.
+        problem (`str`): The problem, when it is not the eigenvalue protocol's.
+    """
+
+    name: str
+    lever: str
+    overrides: dict[str, str] = field(default_factory=dict)
+    problem: str | None = None
+
+    @property
+    def batch_size(self) -> int:
+        """Examples per step."""
+        return int({**BASE_OVERRIDES, **self.overrides}["per_device_train_batch_size"])
+
+    def command(self, seed: int = 0) -> list[str]:
+        """The `training/train.py` command line of this arm (budget, evaluations and warmup in steps of its batch)."""
+        batch = self.batch_size
+        args = {
+            **BASE_OVERRIDES,
+            "max_steps": str(BUDGET // batch),
+            "warmup_steps": str(WARMUP_EXAMPLES // batch),
+            "eval_steps": str(EVAL_EVERY // batch),
+            "logging_steps": str(max(1, 6_400 // batch)),
+            "eval_size": str(EVAL_SIZE),
+            "final_eval_size": str(EVAL_SIZE),
+            "seed": str(seed),
+            **self.overrides,
+            "output_dir": str(Path("runs/recipe") / run_name(self, seed)),
+        }
+        if self.problem:
+            args["problem"] = self.problem
+        cmd = ["python", "training/train.py", "--config", BASE_CONFIG]
+        for key, value in args.items():
+            cmd += [f"--{key}", value]
+        return cmd
+
+
+_BATCH64 = {"per_device_train_batch_size": "64", "learning_rate": "7e-4"}
+_BATCH32 = {"per_device_train_batch_size": "32", "learning_rate": "5e-4"}
+_DEEP_NARROW = {
+    "d_model": "128",
+    "encoder_layers": "8",
+    "encoder_attention_heads": "4",
+    "decoder_attention_heads": "4",
+}
+ARMS: dict[str, Arm] = {
+    arm.name: arm
+    for arm in (
+        Arm("base", "today's best: pre-LN, lr 1e-3, batch 128, cosine"),
+        Arm("batch64", "more updates per example: batch 64 (lr 7e-4)", _BATCH64),
+        Arm("batch32", "more updates per example: batch 32 (lr 5e-4)", _BATCH32),
+        Arm("constant", "a constant rate after warmup", {"lr_scheduler_type": "constant_with_warmup"}),
+        Arm("ntl", "number-aware loss (Wasserstein-1 over mantissas), weight 0.3", {"number_loss_weight": "0.3"}),
+        Arm(
+            "repeat10k",
+            "repeated examples: a pool of 10,000, p = 0.25",
+            {"repeat_pool_size": "10000", "repeat_prob": "0.25"},
+        ),
+        Arm(
+            "repeat50k",
+            "repeated examples: a pool of 50,000, p = 0.25",
+            {"repeat_pool_size": "50000", "repeat_prob": "0.25"},
+        ),
+        Arm("paper-shape", "the paper's shape: 512-d, 6/1 layers, 8 heads", {"d_model": "512", "encoder_layers": "6"}),
+        Arm("deep-narrow", "deeper and narrower: 128-d, 8/1 layers, 4 heads", _DEEP_NARROW),
+    )
+}
+"""The arms, by name (the issue's list; the best combination is added here once measured)."""
+
+
+def run_name(arm: Arm, seed: int) -> str:
+    """Output folder name of an arm and seed (``<arm>`` for seed 0, ``<arm>-s<seed>`` otherwise)."""
+    return arm.name if seed == 0 else f"{arm.name}-s{seed}"
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """Rows of ``metrics.jsonl``, the last row of each step kept (a resumed run may have logged a step twice)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    rows: dict[tuple[int, str], dict] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            kind = (
+                "loss"
+                if "loss" in entry
+                else "eval"
+                if "eval_loss" in entry or "eval_accuracy@0.05" in entry
+                else "other"
+            )
+            rows[(entry["step"], kind)] = entry
+    return [rows[k] for k in sorted(rows)]
+
+
+def loss_at(rows: list[dict], examples: int, window: int = 6) -> float:
+    """Mean training loss (cross-entropy per target token) of the `window` logged rows ending at `examples`."""
+    key = "ce_loss" if any("ce_loss" in r for r in rows) else "loss"
+    train = [r for r in rows if key in r and r["examples"] <= examples]
+    if not train or train[-1]["examples"] < 0.95 * examples:
+        return math.nan
+    return sum(r[key] for r in train[-window:]) / len(train[-window:])
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    """What one finished (or partly finished) arm measured.
+
+    Attributes:
+        arm (`Arm`): The arm.
+        seed (`int`): Its seed.
+        examples (`int`): Examples trained so far.
+        losses (`dict[int, float]`): Training loss per target token at each evaluation point (NaN where not reached).
+        accuracy (`dict[str, float] | None`): Final accuracy by tolerance label on `EVAL_SIZE` test problems.
+        examples_per_second (`float`): Training throughput over the run (evaluations excluded).
+        hardware (`str`): The CPU, from the run's record.
+    """
+
+    arm: Arm
+    seed: int
+    examples: int
+    losses: dict[int, float]
+    accuracy: dict[str, float] | None
+    examples_per_second: float
+    hardware: str
+
+
+def collect(arm: Arm, seed: int) -> ArmResult | None:
+    """Read an arm's run folder; `None` when it has not started."""
+    run_dir = RUNS / run_name(arm, seed)
+    rows = read_metrics(run_dir)
+    if not rows:
+        return None
+    points = range(EVAL_EVERY, BUDGET + 1, EVAL_EVERY)
+    results_path = run_dir / "results.json"
+    accuracy, hardware = None, ""
+    if results_path.is_file():
+        record = json.loads(results_path.read_text())
+        accuracy = record["test_sets"]["test"]
+        hardware = record.get("hardware", "")
+    train = [r for r in rows if "train_runtime" in r]
+    examples = max(r["examples"] for r in rows)
+    speed = train[-1]["train_samples_per_second"] if train else math.nan
+    return ArmResult(arm, seed, examples, {p: loss_at(rows, p) for p in points}, accuracy, speed, hardware)
+
+
+def format_table(results: list[ArmResult]) -> str:
+    """The Markdown table of the arms: losses at the evaluation points, final accuracy, speed and command."""
+    points = list(range(EVAL_EVERY, BUDGET + 1, EVAL_EVERY))
+    head = ["arm", "seed", "examples"] + [f"loss @{p // 1000}k" for p in points]
+    head += ["5%", "2%", "1%", "examples/s", "command"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        acc = r.accuracy or {}
+        cells = [r.arm.name, str(r.seed), f"{r.examples:,}"]
+        cells += ["" if math.isnan(r.losses[p]) else f"{r.losses[p]:.3f}" for p in points]
+        cells += [f"{100 * acc[k]:.1f}" if k in acc else "" for k in ACCURACY_KEYS]
+        cells += ["" if math.isnan(r.examples_per_second) else f"{r.examples_per_second:.0f}"]
+        cells += ["`" + shlex.join(r.arm.command(r.seed)) + "`"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: list[ArmResult], out: Path) -> None:
+    """Training loss against examples for every arm with data, one line each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for r in results:
+        rows = read_metrics(RUNS / run_name(r.arm, r.seed))
+        key = "ce_loss" if any("ce_loss" in e for e in rows) else "loss"
+        train = [e for e in rows if key in e]
+        ax.plot([e["examples"] for e in train], [e[key] for e in train], label=run_name(r.arm, r.seed), lw=1)
+    ax.set(xlabel="examples seen", ylabel="training cross-entropy per target token", title="recipe arms")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``list``, ``run ARM`` or ``table``."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list")
+    run = sub.add_parser("run")
+    run.add_argument("arm", choices=sorted(ARMS))
+    run.add_argument("--seed", type=int, default=0)
+    table = sub.add_parser("table")
+    table.add_argument("--out", type=Path)
+    table.add_argument("--plot", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for arm in ARMS.values():
+            print(f"{arm.name}: {arm.lever}\n    {shlex.join(arm.command())}")
+        return 0
+    if args.command == "run":
+        cmd = ARMS[args.arm].command(args.seed)
+        print(shlex.join(cmd), flush=True)
+        return subprocess.call([sys.executable, *cmd[1:]], cwd=ROOT)
+    seeds = sorted({int(p.name.rsplit("-s", 1)[1]) for p in RUNS.glob("*-s*") if p.name.rsplit("-s", 1)[1].isdigit()})
+    results = [r for arm in ARMS.values() for s in [0, *seeds] if (r := collect(arm, s)) is not None]
+    text = format_table(results)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    if args.plot:
+        plot(results, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
