@@ -133,28 +133,21 @@ def run_name(arm: Arm, seed: int) -> str:
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
-    """Rows of ``metrics.jsonl``, the last row of each step kept (a resumed run may have logged a step twice)."""
+    """Rows of ``metrics.jsonl`` (training drops the rows a resumed run repeats, so each step appears once)."""
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         return []
-    rows: dict[tuple[int, str], dict] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            entry = json.loads(line)
-            kind = (
-                "loss"
-                if "loss" in entry
-                else "eval"
-                if "eval_loss" in entry or "eval_accuracy@0.05" in entry
-                else "other"
-            )
-            rows[(entry["step"], kind)] = entry
-    return [rows[k] for k in sorted(rows)]
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def loss_key(rows: list[dict]) -> str:
+    """The logged cross-entropy: ``ce_loss`` where the number-aware term is on (``loss`` then includes it)."""
+    return "ce_loss" if any("ce_loss" in r for r in rows) else "loss"
 
 
 def loss_at(rows: list[dict], examples: int, window: int = 6) -> float:
     """Mean training loss (cross-entropy per target token) of the `window` logged rows ending at `examples`."""
-    key = "ce_loss" if any("ce_loss" in r for r in rows) else "loss"
+    key = loss_key(rows)
     train = [r for r in rows if key in r and r["examples"] <= examples]
     if not train or train[-1]["examples"] < 0.95 * examples:
         return math.nan
@@ -230,7 +223,7 @@ def plot(results: list[ArmResult], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 5))
     for r in results:
         rows = read_metrics(RUNS / run_name(r.arm, r.seed))
-        key = "ce_loss" if any("ce_loss" in e for e in rows) else "loss"
+        key = loss_key(rows)
         train = [e for e in rows if key in e]
         ax.plot([e["examples"] for e in train], [e[key] for e in train], label=run_name(r.arm, r.seed), lw=1)
     ax.set(xlabel="examples seen", ylabel="training cross-entropy per target token", title="recipe arms")

@@ -14,7 +14,7 @@ import torch
 
 import linalg_transformers  # noqa: F401  (registers the model classes)
 from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer, cli
-from linalg_transformers.evaluation import TOLERANCES, _json_safe, evaluate_model
+from linalg_transformers.evaluation import TOLERANCES, evaluate_model, json_safe
 from linalg_transformers.problems import Problem, available_eigen_distributions, get_problem, registry, test_set
 from linalg_transformers.problems.commands import parse_option_value
 from linalg_transformers.problems.test_sets import METADATA_KEY, to_dataset
@@ -307,7 +307,7 @@ def test_evaluate_problem_options_override_the_training_problem(tiny_model, tmp_
 
 def test_results_json_is_strict():
     row = {"accuracy@0.05": 0.0, "well_formed": 0.0, "mean_relative_error": math.nan, "max": math.inf}
-    assert json.loads(json.dumps(_json_safe({"test_sets": {"test": row}}), allow_nan=False))["test_sets"]["test"] == {
+    assert json.loads(json.dumps(json_safe({"test_sets": {"test": row}}), allow_nan=False))["test_sets"]["test"] == {
         "accuracy@0.05": 0.0,
         "well_formed": 0.0,
         "mean_relative_error": None,

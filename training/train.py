@@ -60,10 +60,10 @@ from linalg_transformers.data import (
 )
 from linalg_transformers.evaluation import (
     TOLERANCES,
-    _json_safe,
     distribution_variants,
     evaluate_test_sets,
     format_accuracy_table,
+    json_safe,
 )
 from linalg_transformers.hardware import default_mixed_precision, tune_malloc
 from linalg_transformers.number_loss import LOSS_KINDS, NumberTokenLoss
@@ -373,10 +373,15 @@ def build_number_loss(args: MatrixTrainingArguments, tokenizer: MatrixTokenizer)
     )
 
 
-def fixed_test_inputs(args: MatrixTrainingArguments, problem: Any, tokenizer: MatrixTokenizer) -> set[bytes]:
+def extra_distributions(args: MatrixTrainingArguments) -> list[str]:
+    """The eigenvalue distributions of ``extra_test_distributions`` (comma-separated; empty entries skipped)."""
+    return [d.strip() for d in (args.extra_test_distributions or "").split(",") if d.strip()]
+
+
+def fixed_test_inputs(args: MatrixTrainingArguments, problem: BaseProblem, tokenizer: MatrixTokenizer) -> set[bytes]:
     """`input_keys` of every fixed test set this run scores (and of the standard ones): kept out of the pool."""
     problems = [problem]
-    extra = [d.strip() for d in (args.extra_test_distributions or "").split(",") if d.strip()]
+    extra = extra_distributions(args)
     if extra:
         problems += list(distribution_variants(problem, extra).values())
     seeds = {DEFAULT_TEST_SEED, DEFAULT_TEST_SEED if args.test_seed is None else args.test_seed}
@@ -442,7 +447,7 @@ def build_model(
 def write_results(output_dir: Path, rows: dict[str, dict[str, float]], info: dict[str, Any]) -> str:
     """``results.json`` and ``results.md`` (a table a model card can include); returns the Markdown."""
     table = format_accuracy_table(rows)
-    results = _json_safe({"test_sets": rows, **info})  # strict JSON: NaN (nothing well formed) is null
+    results = json_safe({"test_sets": rows, **info})  # strict JSON: NaN (nothing well formed) is null
     (output_dir / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     (output_dir / "results.md").write_text(table + "\n")
     return table
@@ -604,7 +609,7 @@ def final_report(
     """
     model.eval()
     sets = {"test": problem}
-    extra = [d.strip() for d in (args.extra_test_distributions or "").split(",") if d.strip()]
+    extra = extra_distributions(args)
     if extra:
         sets |= distribution_variants(problem, extra)
     rows = evaluate_test_sets(

@@ -44,6 +44,7 @@ __all__ = [
     "evaluate_test_sets",
     "format_accuracy_table",
     "generate_matrices",
+    "json_safe",
     "load_model",
 ]
 
@@ -370,10 +371,10 @@ def _precision(name: str, device: torch.device) -> str:
     return "bf16" if device.type == "cpu" and cpu_bf16_is_faster() else "fp32"
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """NaN (e.g. the mean error when nothing is well formed) as `None`, infinity as ``"inf"``: strict JSON."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else str(value)
     return value
@@ -529,6 +530,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         }
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(_json_safe(results), indent=2) + "\n")
+        out.write_text(json.dumps(json_safe(results), indent=2) + "\n")
         print(f"results written to {out}")
     return 0
