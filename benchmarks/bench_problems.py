@@ -21,7 +21,8 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 
 from linalg_transformers.encodings import get_encoding  # noqa: E402
-from linalg_transformers.problems import TOLERANCES, available_problems, get_problem, rounding_ceiling  # noqa: E402
+from linalg_transformers.problems import available_problems, get_problem, rounding_ceiling  # noqa: E402
+from linalg_transformers.scoring import TOLERANCES, tolerance_label  # noqa: E402
 from linalg_transformers.verification import shape_groups  # noqa: E402
 
 
@@ -53,7 +54,7 @@ def throughput(args: argparse.Namespace) -> None:
             predictions = list(batch.targets[:k])
             tasks = batch.tasks[:k] if batch.tasks else None
             start_check = time.perf_counter()
-            errors = problem.relative_errors(inputs, predictions, tasks=tasks)
+            errors = problem.score(inputs, predictions, tasks=tasks).errors
             checked = time.perf_counter() - start_check
             assert (errors < TOLERANCES[-1]).all()
             cells = [
@@ -68,12 +69,12 @@ def throughput(args: argparse.Namespace) -> None:
 def ceilings(args: argparse.Namespace) -> None:
     print(f"\nRounding ceilings: exact solution in {args.output_encoding} vs input in {args.input_encoding},")
     print("10,000-example test sets; accuracy (%) at each tolerance\n")
-    print("| problem | dim | " + " | ".join(f"{100 * t:g}%" for t in TOLERANCES) + " |")
+    print("| problem | dim | " + " | ".join(tolerance_label(t) for t in TOLERANCES) + " |")
     print("|---|---:|" + "---:|" * len(TOLERANCES))
     for name in available_problems():
         for dim in (5, 10):
-            acc = rounding_ceiling(get_problem(name, dim=dim), args.input_encoding, args.output_encoding)
-            cells = [f"{100 * acc[f'accuracy@{t:g}']:.2f}" for t in TOLERANCES]
+            acc = rounding_ceiling(get_problem(name, dim=dim), args.input_encoding, args.output_encoding).accuracy
+            cells = [f"{100 * acc[t]:.2f}" for t in TOLERANCES]
             print(f"| {name} | {dim}x{dim} | " + " | ".join(cells) + " |")
 
 

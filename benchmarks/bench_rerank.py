@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 from transformers import AutoConfig, pipeline
 
-from linalg_transformers.evaluation import format_accuracy_table
+from linalg_transformers.cli.problems import NOT_PROBLEM_OPTIONS
 from linalg_transformers.hub.remote_code import pipeline_tasks_for
 from linalg_transformers.pipeline_matrix import DEFAULT_RERANK_BEAMS, PIPELINES
-from linalg_transformers.problems import TOLERANCES, get_problem, test_set
-from linalg_transformers.problems.commands import NOT_PROBLEM_OPTIONS
+from linalg_transformers.problems import get_problem, test_set
 from linalg_transformers.problems.test_sets import round_matrices
+from linalg_transformers.scoring import TOLERANCES, accuracy_key, format_accuracy_table, tolerance_label
 
 
 def task_for(problem_name: str) -> str:
@@ -42,7 +42,7 @@ def task_for(problem_name: str) -> str:
 
 def accuracy(outputs: list[dict[str, Any]]) -> dict[str, float]:
     """Accuracy at each tolerance and the share well formed, from the pipeline's verification fields."""
-    row = {f"accuracy@{t:g}": float(np.mean([o["correct_at"][f"{100 * t:g}%"] for o in outputs])) for t in TOLERANCES}
+    row = {accuracy_key(t): float(np.mean([o["correct_at"][tolerance_label(t)] for o in outputs])) for t in TOLERANCES}
     row["well_formed"] = float(np.mean([o["valid"] for o in outputs]))
     return row
 

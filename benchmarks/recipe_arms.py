@@ -23,6 +23,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from linalg_transformers.scoring import TOLERANCES, accuracy_key, tolerance_label
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "recipe"
 BUDGET = 307_200
@@ -34,8 +36,8 @@ EVAL_SIZE = 1_000
 WARMUP_EXAMPLES = 38_400
 """Warmup, in examples (300 steps of 128), the same for every batch size."""
 
-ACCURACY_KEYS = ("accuracy@0.05", "accuracy@0.02", "accuracy@0.01")
-"""The accuracies of ``results.json`` in the table (5%, 2% and 1% tolerance)."""
+TABLE_TOLERANCES = TOLERANCES[:3]
+"""The tolerances of the accuracies in the table (5%, 2% and 1%)."""
 
 BASE_CONFIG = "training/configs/cpu-eigen-p1000.yaml"
 BASE_OVERRIDES: dict[str, str] = {
@@ -163,6 +165,9 @@ class ArmResult:
         seed (`int`): Its seed.
         examples (`int`): Examples trained so far.
         losses (`dict[int, float]`): Training loss per target token at each evaluation point (NaN where not reached).
+            With repeated examples it is biased low (the pool's examples are seen several times).
+        test_losses (`dict[int, float]`): Cross-entropy per target token on the fixed evaluation problems (teacher
+            forced) at each evaluation point, NaN where not reached: the loss to compare arms by.
         accuracy (`dict[str, float] | None`): Final accuracy by tolerance label on `EVAL_SIZE` test problems.
         examples_per_second (`float`): Training throughput over the run (evaluations excluded).
         hardware (`str`): The CPU, from the run's record.
@@ -172,6 +177,7 @@ class ArmResult:
     seed: int
     examples: int
     losses: dict[int, float]
+    test_losses: dict[int, float]
     accuracy: dict[str, float] | None
     examples_per_second: float
     hardware: str
@@ -193,20 +199,26 @@ def collect(arm: Arm, seed: int) -> ArmResult | None:
     train = [r for r in rows if "train_runtime" in r]
     examples = max(r["examples"] for r in rows)
     speed = train[-1]["train_samples_per_second"] if train else math.nan
-    return ArmResult(arm, seed, examples, {p: loss_at(rows, p) for p in points}, accuracy, speed, hardware)
+    test = {r["examples"]: r["eval_loss"] for r in rows if "eval_loss" in r}
+    losses = {p: loss_at(rows, p) for p in points}
+    return ArmResult(
+        arm, seed, examples, losses, {p: test.get(p, math.nan) for p in points}, accuracy, speed, hardware
+    )
 
 
 def format_table(results: list[ArmResult]) -> str:
-    """The Markdown table of the arms: losses at the evaluation points, final accuracy, speed and command."""
+    """The Markdown table of the arms: test losses at the evaluation points, final accuracy, speed and command."""
     points = list(range(EVAL_EVERY, BUDGET + 1, EVAL_EVERY))
-    head = ["arm", "seed", "examples"] + [f"loss @{p // 1000}k" for p in points]
-    head += ["5%", "2%", "1%", "examples/s", "command"]
+    head = ["arm", "seed", "examples"] + [f"test loss @{p // 1000}k" for p in points]
+    head += [tolerance_label(t) for t in TABLE_TOLERANCES] + ["median rel. error", "examples/s", "command"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         acc = r.accuracy or {}
         cells = [r.arm.name, str(r.seed), f"{r.examples:,}"]
-        cells += ["" if math.isnan(r.losses[p]) else f"{r.losses[p]:.3f}" for p in points]
-        cells += [f"{100 * acc[k]:.1f}" if k in acc else "" for k in ACCURACY_KEYS]
+        cells += ["" if math.isnan(r.test_losses[p]) else f"{r.test_losses[p]:.3f}" for p in points]
+        cells += [f"{100 * acc[k]:.1f}" if k in acc else "" for k in map(accuracy_key, TABLE_TOLERANCES)]
+        median = acc.get("median_relative_error")
+        cells += ["" if median is None else f"{median:.3f}"]
         cells += ["" if math.isnan(r.examples_per_second) else f"{r.examples_per_second:.0f}"]
         cells += ["`" + shlex.join(r.arm.command(r.seed)) + "`"]
         lines.append("| " + " | ".join(cells) + " |")

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import torch
+from conftest import Trace, registered_problem, save_tiny_model
 
 import linalg_transformers  # noqa: F401  (registers the model classes)
-from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer, cli
-from linalg_transformers.evaluation import TOLERANCES, evaluate_model, json_safe
-from linalg_transformers.problems import Problem, available_eigen_distributions, get_problem, registry, test_set
-from linalg_transformers.problems.commands import parse_option_value
+from linalg_transformers import MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer, cli
+from linalg_transformers.cli.problems import parse_option_value
+from linalg_transformers.evaluation import evaluate_model, json_safe
+from linalg_transformers.problems import available_eigen_distributions, get_problem, test_set
 from linalg_transformers.problems.test_sets import METADATA_KEY, to_dataset
+from linalg_transformers.scoring import TOLERANCES
 
 
 @pytest.fixture(autouse=True)
@@ -44,31 +49,10 @@ def run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
     return code, out, err
 
 
-def save_tiny_model(path: Path, training_problem: dict[str, Any] | None) -> Path:
-    tokenizer = MatrixTokenizer(input_encoding="P1000", output_encoding="P1000")
-    torch.manual_seed(0)
-    config = MatrixSeq2SeqConfig(
-        vocab_size=tokenizer.vocab_size,
-        decoder_vocab_size=tokenizer.output_vocab_size,
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=4,
-        decoder_attention_heads=4,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=64,
-        training_problem=training_problem,
-    )
-    MatrixSeq2SeqForConditionalGeneration(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """A random tiny model whose config says it was trained on 2x2 eigenvalues."""
-    return save_tiny_model(tmp_path_factory.mktemp("models") / "eigen-tiny", TRAINED_ON)
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "eigen-tiny", training_problem=TRAINED_ON)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -176,27 +160,17 @@ def test_generate_mixed_shapes_and_task_tokens(tmp_path, capsys):
 
 
 def test_generate_a_user_registered_problem_with_its_own_option(tmp_path, capsys):
-    class ScaledTrace(Problem):
+    class ScaledTrace(Trace):
         task_token = None
 
         @classmethod
         def option_defaults(cls) -> dict[str, Any]:
             return {**super().option_defaults(), "scale": 1.0}
 
-        def input_shape(self, n, m):
-            return (n, n)
-
-        def output_shape(self, input_shape):
-            return (1, 1)
-
-        def _sample(self, rng, count, n, m):
-            return self.coefficients(rng, (count, n, n))
-
         def solve(self, inputs):
-            return self.options["scale"] * np.trace(inputs, axis1=1, axis2=2)[:, None, None]
+            return self.options["scale"] * super().solve(inputs)
 
-    registry.register_problem("scaled_trace_cli", ScaledTrace)
-    try:
+    with registered_problem("scaled_trace_cli", ScaledTrace):
         code, out, _ = run(["generate", "--help"], capsys)
         assert "--scale" in out and "[scaled_trace_cli]" in out
         path = tmp_path / "trace.jsonl"
@@ -206,8 +180,6 @@ def test_generate_a_user_registered_problem_with_its_own_option(tmp_path, capsys
         assert [r["target"] for r in read_jsonl(path)] == expected.targets.tolist()
         code, _, err = run(["generate", "eigenvalues", "--scale", "2", "-o", str(tmp_path / "x.jsonl")], capsys)
         assert code == 2 and "has no option(s) ['scale']" in err
-    finally:
-        registry._REGISTRY.pop("scaled_trace_cli")
 
 
 @pytest.mark.parametrize(
@@ -332,8 +304,72 @@ def test_evaluate_bad_input_is_an_error_message(tiny_model, tmp_path, capsys):
         code, _, err = run(["evaluate", *args], capsys)
         assert code == 2 and message in err, (args, err)
         assert "Traceback" not in err
-    untagged = save_tiny_model(tmp_path / "untagged", None)
+    untagged = save_tiny_model(tmp_path / "untagged")
     code, _, err = run(["evaluate", str(untagged), "-n", "2"], capsys)
     assert code == 2 and "records no training problem" in err and "--problem" in err
     code, _, err = run(["evaluate", str(untagged), "-n", "2", "--problem", "eigenvalues", "--dim", "2"], capsys)
     assert code == 0, err
+
+
+# ------------------------------------------------------------------------------------------------------ layering
+PACKAGE_DIR = Path(linalg_transformers.__file__).resolve().parent
+
+
+def library_modules() -> dict[str, Path]:
+    """Module name -> source file of every module of the package outside ``linalg_transformers.cli``."""
+    out = {}
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        parts = path.relative_to(PACKAGE_DIR).with_suffix("").parts
+        if parts[0] == "cli" or "__pycache__" in parts:
+            continue
+        name = ".".join(("linalg_transformers", *parts)).removesuffix(".__init__")
+        out[name] = path
+    return out
+
+
+def imported_names(name: str, path: Path) -> set[str]:
+    """Absolute names a module imports anywhere in its source (in functions too), relative imports resolved."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    return found
+
+
+def is_cli(name: str) -> bool:
+    return name == "linalg_transformers.cli" or name.startswith("linalg_transformers.cli.")
+
+
+def test_library_modules_do_not_import_the_command_line():
+    modules = library_modules()
+    assert {"linalg_transformers.evaluation", "linalg_transformers.problems", "linalg_transformers.hub.push"} <= set(
+        modules
+    )
+    assert imported_names("linalg_transformers.cli.evaluate", PACKAGE_DIR / "cli" / "evaluate.py") >= {
+        "linalg_transformers.cli.help",
+        "linalg_transformers.evaluation",
+    }  # relative imports resolve to absolute names
+    offenders = {name: sorted(filter(is_cli, imported_names(name, path))) for name, path in modules.items()}
+    assert not {name: found for name, found in offenders.items() if found}
+
+
+def test_importing_every_library_module_loads_no_command_line_code():
+    importable = sorted(n for n, p in library_modules().items() if (p.parent / "__init__.py").exists())
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {importable!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('linalg_transformers'))))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.splitlines()[-1])
+    assert "linalg_transformers.hub.push" in loaded and not [m for m in loaded if is_cli(m)]

@@ -28,12 +28,12 @@ from safetensors import safe_open
 
 import linalg_transformers  # noqa: F401  (registers the model classes)
 from linalg_transformers import cli, hub
-from linalg_transformers.evaluation import TOLERANCES
 from linalg_transformers.hub.remote_code import tokenizer_remote_code
 from linalg_transformers.metrics import MATRIX_ACCURACY_PATH
 from linalg_transformers.modeling_matrix_seq2seq import MatrixSeq2SeqForConditionalGeneration
 from linalg_transformers.problems import get_problem, test_set
 from linalg_transformers.record import training_command
+from linalg_transformers.scoring import TOLERANCES
 from linalg_transformers.tokenization_matrix import MatrixTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +135,7 @@ def training_output(tmp_path_factory) -> Path:
         data = test_set(prob, size=64)
         rng = np.random.default_rng(i)
         noisy = data.targets * (1 + rng.normal(0, 0.004 * (i + 1), data.targets.shape))
-        rows[name] = prob.accuracy(data.inputs, list(noisy))
+        rows[name] = prob.score(data.inputs, list(noisy)).metrics()
     assert len({r["accuracy@0.005"] for r in rows.values()}) > 1
     info = {
         "examples_seen": 20 * 32,

@@ -6,11 +6,11 @@ import doctest
 
 import numpy as np
 import pytest
+from conftest import Trace, registered_problem
 
 from linalg_transformers import get_encoding
 from linalg_transformers.metrics import MATRIX_ACCURACY_PATH, load_matrix_accuracy
-from linalg_transformers.problems import Problem, get_problem, register_problem, test_set
-from linalg_transformers.problems.registry import _REGISTRY
+from linalg_transformers.problems import get_problem, test_set
 from linalg_transformers.problems.test_sets import round_matrices
 
 
@@ -60,7 +60,7 @@ def test_metric_equals_the_problems_own_accuracy(metric, name):
     rng = np.random.default_rng(0)
     noise = rng.normal(0, 0.01, data.targets.shape) * (np.arange(200) % 2)[:, None, None]  # every other one exact
     answers = round_matrices(data.targets * (1 + noise), "P1000")
-    expected = problem.accuracy(seen, answers)
+    expected = problem.score(seen, answers).metrics()
     as_matrices = metric.compute(
         predictions=answers.tolist(), references=data.targets.tolist(), inputs=seen.tolist(), problem=name
     )
@@ -157,25 +157,17 @@ def test_incremental_batches_give_the_same_result(metric):
     assert metric.compute(problem="eigenvalues") == whole
 
 
-class Determinant(Problem):
+class Determinant(Trace):
     """A user's problem for the metric test: the determinant, 1 x 1."""
 
-    def input_shape(self, n, m):
-        return (n, n)
-
-    def output_shape(self, input_shape):
-        return (1, 1)
-
-    def _sample(self, rng, count, n, m):
-        return self.coefficients(rng, (count, n, n))
+    task_token = None
 
     def solve(self, inputs):
         return np.linalg.det(inputs)[:, None, None]
 
 
 def test_metric_scores_a_registered_user_problem(metric):
-    register_problem("determinant", Determinant, overwrite=True)
-    try:
+    with registered_problem("determinant", Determinant):
         problem = get_problem("determinant", dim=3)
         data = problem.generate(50, seed=0)
         preds = _strings(data.targets * 1.02)
@@ -189,5 +181,3 @@ def test_metric_scores_a_registered_user_problem(metric):
         )
         assert out["accuracy@0.05"] == 1.0 and out["accuracy@0.01"] == 0.0
         assert out["mean_relative_error"] == pytest.approx(0.02, abs=6e-3)
-    finally:
-        _REGISTRY.pop("determinant", None)

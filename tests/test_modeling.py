@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import conftest
 import pytest
 import torch
 from safetensors import safe_open
@@ -43,23 +44,17 @@ VARIANTS = {
 }
 
 
+MODELING_SIZES = {"vocab_size": VOCAB, "encoder_layers": 2, "encoder_ffn_dim": None, "decoder_ffn_dim": None}
+"""Over conftest's `TINY_SIZES`: a bare vocabulary of `VOCAB` words (no tokenizer), two encoder layers, and the
+config's own FFN widths (4 x d_model)."""
+
+
 def tiny_config(**overrides) -> MatrixSeq2SeqConfig:
-    args = {
-        "vocab_size": VOCAB,
-        "d_model": 32,
-        "encoder_layers": 2,
-        "decoder_layers": 1,
-        "encoder_attention_heads": 4,
-        "decoder_attention_heads": 4,
-        "max_position_embeddings": 64,
-    }
-    args.update(overrides)
-    return MatrixSeq2SeqConfig(**args)
+    return conftest.tiny_config(**{**MODELING_SIZES, **overrides})
 
 
 def tiny_model(seed: int = 0, **overrides) -> MatrixSeq2SeqForConditionalGeneration:
-    torch.manual_seed(seed)
-    return MatrixSeq2SeqForConditionalGeneration(tiny_config(**overrides)).eval()
+    return conftest.tiny_model(seed=seed, **{**MODELING_SIZES, **overrides})
 
 
 def batch(config: MatrixSeq2SeqConfig, batch_size: int = 3, src_len: int = 9, tgt_len: int = 6, seed: int = 1):

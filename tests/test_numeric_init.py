@@ -6,7 +6,9 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer  # noqa: E402
+from conftest import tiny_model  # noqa: E402
+
+from linalg_transformers import MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer  # noqa: E402
 from linalg_transformers.numeric_init import NUM_FEATURES, apply_numeric_init, numeric_token_features  # noqa: E402
 
 
@@ -30,18 +32,10 @@ def test_kind_flags_and_signs():
 
 @pytest.fixture(scope="module")
 def model_and_tokenizer():
+    """A tiny FP15 -> P1000 model at d_model 64, where the cosines below were measured; the tests change it."""
     tok = MatrixTokenizer(input_encoding="FP15", output_encoding="P1000")
-    config = MatrixSeq2SeqConfig(
-        vocab_size=tok.vocab_size,
-        decoder_vocab_size=tok.output_vocab_size,
-        d_model=64,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=4,
-        decoder_attention_heads=4,
-    )
-    torch.manual_seed(0)
-    return MatrixSeq2SeqForConditionalGeneration(config), tok
+    sizes = {"encoder_ffn_dim": None, "decoder_ffn_dim": None, "max_position_embeddings": 1024}  # the defaults
+    return tiny_model(tok, d_model=64, **sizes).train(), tok
 
 
 def test_neighbouring_numbers_start_with_neighbouring_embeddings(model_and_tokenizer):

@@ -19,19 +19,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import save_tiny_model, tiny_model
 from transformers import pipeline
 from transformers.dynamic_module_utils import get_relative_import_files
 from transformers.pipelines import PIPELINE_REGISTRY
 
 import linalg_transformers
-from linalg_transformers import (
-    MatrixSeq2SeqConfig,
-    MatrixSeq2SeqForConditionalGeneration,
-    MatrixTokenizer,
-    cli,
-    hub,
-    pipeline_commands,
-)
+from linalg_transformers import MatrixTokenizer, cli, hub
 from linalg_transformers.pipeline_matrix import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MODELS,
@@ -46,7 +40,15 @@ from linalg_transformers.verification import invariant_errors
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "linalg_transformers"
 TOK = MatrixTokenizer(input_encoding="P1000", output_encoding="P1000")
-POSITIONS = 96
+SIZES = {
+    "d_model": 16,
+    "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2,
+    "encoder_ffn_dim": 32,
+    "decoder_ffn_dim": 32,
+    "max_position_embeddings": 96,
+}
+"""Sizes of the pipelines' tiny models, over conftest's `TINY_SIZES`: half as wide (nine pipelines are built)."""
 
 SYMMETRIC = np.array([[4.0, 1.0, -2.0], [1.0, -3.0, 5.0], [-2.0, 5.0, 6.0]])
 GENERAL = np.array([[4.0, 1.0, -2.0], [7.0, -3.0, 5.0], [-2.0, 5.0, 6.0]])
@@ -64,24 +66,6 @@ EXAMPLES = {  # one in-distribution input per task (dim 3, coefficients within t
 VERIFICATION_KEYS = ("valid", "error", "correct_at", "check", "generated")
 
 
-def tiny_model(tokenizer: MatrixTokenizer, training_problem: dict | None, positions: int = POSITIONS, seed: int = 0):
-    torch.manual_seed(seed)
-    config = MatrixSeq2SeqConfig(
-        vocab_size=tokenizer.vocab_size,
-        decoder_vocab_size=tokenizer.output_vocab_size,
-        d_model=16,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
-        max_position_embeddings=positions,
-        training_problem=training_problem,
-    )
-    return MatrixSeq2SeqForConditionalGeneration(config).eval()
-
-
 def problem_of(task: str):
     return get_problem(PIPELINES[task].problems[0], dim=3)
 
@@ -90,7 +74,9 @@ def problem_of(task: str):
 def solvers() -> dict[str, MatrixPipeline]:
     """One pipeline per task, each on a tiny model trained (nominally) on its problem with dim 3."""
     return {
-        task: pipeline(task, model=tiny_model(TOK, problem_of(task).config_dict()), tokenizer=TOK)
+        task: pipeline(
+            task, model=tiny_model(TOK, training_problem=problem_of(task).config_dict(), **SIZES), tokenizer=TOK
+        )
         for task in PIPELINES
     }
 
@@ -99,9 +85,7 @@ def solvers() -> dict[str, MatrixPipeline]:
 def eigen_folder(tmp_path_factory) -> Path:
     """A saved tiny eigenvalue model (dim 3) with its tokenizer: a model folder as training writes it."""
     folder = tmp_path_factory.mktemp("models") / "eigen-tiny"
-    tiny_model(TOK, problem_of("matrix-eigen").config_dict()).save_pretrained(folder)
-    TOK.save_pretrained(folder)
-    return folder
+    return save_tiny_model(folder, TOK, training_problem=problem_of("matrix-eigen").config_dict(), **SIZES)
 
 
 def strict_json(value):
@@ -181,7 +165,7 @@ def test_every_task_is_registered_with_its_class_and_problems():
 def test_the_pipeline_module_imports_only_flat_modules_so_it_travels_as_remote_code():
     module = PACKAGE / "pipeline_matrix.py"
     shipped = {Path(f).name for f in get_relative_import_files(str(module))}
-    assert shipped == {"encodings.py", "regression_decoding.py", "verification.py"}
+    assert shipped == {"encodings.py", "regression_decoding.py", "scoring.py", "verification.py"}
     for name in shipped | {module.name}:
         text = (PACKAGE / name).read_text()
         assert "from .." not in text and "import linalg_transformers" not in text, name
@@ -212,13 +196,13 @@ def test_every_pipeline_verifies_an_answer_with_the_problems_own_check(solvers, 
     assert out["valid"] and out["correct_at"]["5%"], out
     prediction = as_prediction(task, out)
     np.testing.assert_allclose(prediction, exact(task, x), rtol=6e-3, atol=1e-12)  # three significant digits
-    assert out["error"] == pytest.approx(problem_of(task).relative_error(x, prediction), rel=1e-12, abs=1e-15)
+    assert out["error"] == pytest.approx(problem_of(task).score([x], [prediction]).errors[0], rel=1e-12, abs=1e-15)
     assert out["generated"] == TOK.decode(answer_ids([exact(task, x)])[0], skip_special_tokens=True)
 
     monkeypatch.setattr(solver.model, "generate", Scripted(lambda m: [2 * exact(task, m)]))  # wrong by 100%
     out = strict_json(solver(x))
     assert out["valid"] and not out["correct_at"]["5%"] and out["error"] > 0.5
-    assert out["error"] == pytest.approx(problem_of(task).relative_error(x, as_prediction(task, out)), rel=1e-12)
+    assert out["error"] == pytest.approx(problem_of(task).score([x], [as_prediction(task, out)]).errors[0], rel=1e-12)
 
 
 def test_eigenvalues_come_out_descending_and_with_consistency_checks(solvers, monkeypatch):
@@ -444,7 +428,7 @@ def test_rerank_returns_the_candidate_with_the_lowest_residual(solvers, monkeypa
     assert script.calls[-1] == {"batch": 1, "num_beams": DEFAULT_RERANK_BEAMS, "k": DEFAULT_RERANK_BEAMS}
     assert out["rerank"]["chosen"] == 2 and out["valid"] and out["correct_at"]["0.5%"]
     written = TOK.decode_matrices(answer_ids(candidates[1:])).matrices  # the candidates as the model wrote them
-    residuals = [problem_of("matrix-inverse").relative_error(x, w) for w in written]  # the problem's own check
+    residuals = problem_of("matrix-inverse").score([x] * len(written), written).errors  # the problem's own check
     assert out["rerank"]["errors"][0] is None
     np.testing.assert_allclose(out["rerank"]["errors"][1:], residuals, rtol=1e-9)
     assert out["error"] == min(out["rerank"]["errors"][1:]) == out["rerank"]["errors"][2]
@@ -568,7 +552,7 @@ def test_bad_input_in_a_batch_is_reported_too(solvers):
 
 def test_values_beyond_fp15_are_outside_its_range():
     tok = MatrixTokenizer(input_encoding="FP15", output_encoding="P1000")
-    solver = pipeline("matrix-eigen", model=tiny_model(tok, None), tokenizer=tok)
+    solver = pipeline("matrix-eigen", model=tiny_model(tok, **SIZES), tokenizer=tok)
     assert solver([[9.9e8, 0.0], [0.0, 1.0]])["valid"] in (True, False)  # the largest FP15 writes
     with pytest.raises(ValueError, match=r"matrix-eigen: 2e\+09 is outside the range of the input encoding FP15"):
         solver([[2e9, 0.0], [0.0, 1.0]])
@@ -632,8 +616,7 @@ def default_models(eigen_folder, tmp_path_factory) -> tuple[Path, dict[str, Path
         folder = eigen_folder
         if task != "matrix-eigen":
             folder = tmp_path_factory.mktemp("models") / task
-            tiny_model(TOK, problem_of(task).config_dict()).save_pretrained(folder)
-            TOK.save_pretrained(folder)
+            save_tiny_model(folder, TOK, training_problem=problem_of(task).config_dict(), **SIZES)
         hub.install_checkpoint(folder, repo_id, hf_home / "hub")
         folders[task] = folder
     return hf_home, folders
@@ -746,7 +729,7 @@ def test_the_help_examples_fit_the_released_models():
     import shlex
 
     checked = 0
-    examples = [*pipeline_commands.SOLVE_EXAMPLES, *(line.strip() for line in cli.EPILOG.splitlines())]
+    examples = [*cli.pipelines.SOLVE_EXAMPLES, *(line.strip() for line in cli.EPILOG.splitlines())]
     for example in examples:
         if not example.startswith("linalg-transformers solve "):
             continue
@@ -757,7 +740,8 @@ def test_the_help_examples_fit_the_released_models():
         released = ROOT / "checkpoints" / DEFAULT_MODELS[task]
         config = json.loads((released / "config.json").read_text())
         tokenizer = MatrixTokenizer.from_pretrained(released)
-        model = tiny_model(tokenizer, config["training_problem"], positions=config["max_position_embeddings"])
+        sizes = {**SIZES, "max_position_embeddings": config["max_position_embeddings"]}
+        model = tiny_model(tokenizer, training_problem=config["training_problem"], **sizes)
         solver = pipeline(task, model=model, tokenizer=tokenizer)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # far from the training distribution would warn

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import Trace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,6 @@ from linalg_transformers.encodings import get_encoding
 from linalg_transformers.problems import (
     VALUE_LIMIT,
     CoTraining,
-    Problem,
     ProblemBatch,
     available_eigen_distributions,
     available_problems,
@@ -342,35 +342,10 @@ def test_no_nan_inf_or_complex_ever_reaches_a_target(
             assert np.isfinite(a).all() and np.abs(a).max(initial=0) < VALUE_LIMIT
         get_encoding("FP15").encode_matrix(y)  # every target can be written
     if not noise:  # exact targets pass their own check
-        assert problem.accuracy(batch.inputs, batch.targets, tasks=batch.tasks)["accuracy@0.005"] == 1.0
+        assert problem.score(batch.inputs, batch.targets, tasks=batch.tasks).accuracy[0.005] == 1.0
 
 
 # ------------------------------------------------------------------------------------------ user problems
-class Trace(Problem):
-    """A user's problem: the trace of a square matrix, as a 1 x 1 matrix."""
-
-    task_token = "R"
-
-    def input_shape(self, n, m):
-        return (n, n)
-
-    def output_shape(self, input_shape):
-        return (1, 1)
-
-    def _sample(self, rng, count, n, m):
-        return self.coefficients(rng, (count, n, n))
-
-    def solve(self, inputs):
-        return np.trace(inputs, axis1=1, axis2=2)[:, None, None]
-
-
-@pytest.fixture
-def trace_problem():
-    register_problem("trace", Trace, overwrite=True)
-    yield
-    _REGISTRY.pop("trace", None)
-
-
 def test_users_register_their_own_problem(trace_problem):
     with pytest.raises(ValueError, match="already registered"):
         register_problem("trace", Trace)
@@ -379,12 +354,12 @@ def test_users_register_their_own_problem(trace_problem):
     assert get_problem(**problem.config_dict()) == problem
     batch = problem.generate(100, seed=0)
     assert batch.targets.shape == (100, 1, 1) and problem.max_input_shape == (3, 3)
-    assert problem.accuracy(batch.inputs, batch.targets)["accuracy@0.005"] == 1.0
+    assert problem.score(batch.inputs, batch.targets).accuracy[0.005] == 1.0
     assert problem.check(np.eye(3), [[3.1]], 0.05) and not problem.check(np.eye(3), [[3.3]], 0.05)
     co = get_problem("cotraining", tasks=["trace", "transpose"], dim=3)
     mixed = co.generate(100, seed=0)
     assert set(mixed.tasks) == {"R", "T"}
-    assert co.accuracy(mixed.inputs, mixed.targets, tasks=mixed.tasks)["R/accuracy@0.005"] == 1.0
+    assert co.score(mixed.inputs, mixed.targets, tasks=mixed.tasks).by_task()["R"].accuracy[0.005] == 1.0
     assert isinstance(co, CoTraining)
 
 

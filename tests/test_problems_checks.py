@@ -8,18 +8,16 @@ import numpy as np
 import pytest
 
 from linalg_transformers.problems import (
-    TOLERANCES,
     available_problems,
     get_problem,
     identity_deviation,
-    is_correct,
     ratio,
     relative_l1,
     rounding_ceiling,
-    summarize,
     test_set,
 )
 from linalg_transformers.problems.test_sets import round_matrices
+from linalg_transformers.scoring import TOLERANCES
 
 SINGLE = [n for n in available_problems() if n != "cotraining"]
 
@@ -43,28 +41,6 @@ def test_identity_deviation_measures_orthonormality_relative_to_n():
     assert identity_deviation(((c * q).T @ (c * q))[None])[0] == pytest.approx(c**2 - 1)
 
 
-def test_correct_is_strictly_below_the_tolerance():
-    assert is_correct(np.array([0.0, 0.0499, 0.05, math.inf, -1.0]), 0.05).tolist() == [
-        True,
-        True,
-        False,
-        False,
-        False,
-    ]
-
-
-def test_summarize_names_every_figure():
-    out = summarize(np.array([0.001, 0.03, math.inf, 0.2]), np.array([True, True, False, True]))
-    assert list(out) == [f"accuracy@{t:g}" for t in TOLERANCES] + [
-        "well_formed",
-        "mean_relative_error",
-        "median_relative_error",
-    ]
-    assert out["accuracy@0.05"] == 0.5 and out["accuracy@0.005"] == 0.25 and out["well_formed"] == 0.75
-    assert out["mean_relative_error"] == pytest.approx(0.077) and out["median_relative_error"] == pytest.approx(0.03)
-    assert all(math.isnan(v) for v in summarize(np.array([]), np.array([], dtype=bool)).values())
-
-
 # --------------------------------------------------------------------------------------- malformed answers
 @pytest.mark.parametrize("name", SINGLE)
 def test_malformed_predictions_are_wrong_never_exceptions(name):
@@ -84,35 +60,34 @@ def test_malformed_predictions_are_wrong_never_exceptions(name):
         [[None] * good.shape[1]] * good.shape[0],
         batch.targets[8],
     ]
-    errors, well_formed = problem.score(batch.inputs, predictions)
-    assert well_formed.tolist() == [False] * 8 + [True]
-    assert np.isinf(errors[:8]).all() and errors[8] < 1e-12
-    assert problem.check_batch(batch.inputs, predictions, 0.05).tolist() == [False] * 8 + [True]
-    acc = problem.accuracy(batch.inputs, predictions)
-    assert acc["well_formed"] == pytest.approx(1 / 9) and acc["accuracy@0.05"] == pytest.approx(1 / 9)
+    score = problem.score(batch.inputs, predictions)
+    assert score.well_formed.tolist() == [False] * 8 + [True]
+    assert np.isinf(score.errors[:8]).all() and score.errors[8] < 1e-12
+    assert all(c.tolist() == [False] * 8 + [True] for c in score.correct.values())
+    assert score.summary.well_formed == pytest.approx(1 / 9) and score.accuracy[0.05] == pytest.approx(1 / 9)
 
 
 def test_single_and_batched_checks_agree_and_accept_arrays_lists_and_flat_vectors():
     problem = get_problem("eigenvalues", dim=4)
     batch = problem.generate(50, seed=1)
     preds = batch.targets * (1 + np.linspace(0, 0.1, 50))[:, None, None]
-    batched = problem.relative_errors(batch.inputs, preds)
-    as_lists = problem.relative_errors(batch.inputs.tolist(), [p.ravel().tolist() for p in preds])
-    single = [problem.relative_error(x, p) for x, p in zip(batch.inputs, preds)]
+    batched = problem.score(batch.inputs, preds).errors
+    as_lists = problem.score(batch.inputs.tolist(), [p.ravel().tolist() for p in preds]).errors
+    single = [problem.score([x], [p]).errors[0] for x, p in zip(batch.inputs, preds)]
     np.testing.assert_allclose(batched, as_lists)
     np.testing.assert_allclose(batched, single)
     assert [problem.check(x, p, 0.05) for x, p in zip(batch.inputs, preds)] == (batched < 0.05).tolist()
     with pytest.raises(ValueError, match="predictions for"):
-        problem.relative_errors(batch.inputs, preds[:-1])
+        problem.score(batch.inputs, preds[:-1])
     with pytest.raises(ValueError, match="task token"):
-        problem.relative_errors(batch.inputs, preds, tasks=["T"] * 50)
+        problem.score(batch.inputs, preds, tasks=["T"] * 50)
 
 
 def test_wrong_input_shapes_are_rejected_at_the_boundary():
     with pytest.raises(ValueError, match="even number of columns"):
-        get_problem("add").relative_errors([np.ones((2, 3))], [np.ones((2, 1))])
+        get_problem("add").score([np.ones((2, 3))], [np.ones((2, 1))])
     with pytest.raises(ValueError, match="square"):
-        get_problem("inverse").relative_errors([np.ones((2, 3))], [np.ones((2, 3))])
+        get_problem("inverse").score([np.ones((2, 3))], [np.ones((2, 3))])
 
 
 # ---------------------------------------------------------------------------------------- property checks
@@ -148,17 +123,17 @@ def test_inverse_check_is_the_residual_relative_to_n():
     problem = get_problem("inverse", dim=3)
     m = _spd(3, 1)
     inv = np.linalg.inv(m)
-    assert problem.relative_error(m, inv) < 1e-14
-    assert problem.relative_error(m, 1.1 * inv) == pytest.approx(0.1)
-    assert problem.relative_error(m, np.zeros((3, 3))) == pytest.approx(1.0)
+    errors = problem.score([m, m, m], [inv, 1.1 * inv, np.zeros((3, 3))]).errors
+    assert errors[0] < 1e-14
+    assert errors[1:].tolist() == pytest.approx([0.1, 1.0])
 
 
 def test_singular_values_are_compared_correctly():  # the reference's check is broken (docs/reference-code.md#item-1)
     problem = get_problem("singular_values", dim=(2, 5), rectangular=True)
     batch = problem.generate(100, seed=0)
-    assert problem.accuracy(batch.inputs, batch.targets)["accuracy@0.005"] == 1.0
+    assert problem.score(batch.inputs, batch.targets).accuracy[0.005] == 1.0
     shifted = [t * 1.06 for t in batch.targets]
-    assert problem.accuracy(batch.inputs, shifted)["accuracy@0.05"] == 0.0
+    assert problem.score(batch.inputs, shifted).accuracy[0.05] == 0.0
 
 
 def test_eigenvalues_must_be_in_descending_order():
@@ -173,16 +148,18 @@ def test_cotraining_checks_each_task_and_requires_the_right_token():
     problem = get_problem("cotraining", dim=3)
     batch = problem.generate(300, seed=0)
     assert set(batch.tasks) == set("TADMEFI")
-    acc = problem.accuracy(batch.inputs, batch.targets, tasks=batch.tasks)
-    assert acc["accuracy@0.005"] == 1.0 and {f"{t}/accuracy@0.05" for t in "TADMEFI"} <= set(acc)
+    score = problem.score(batch.inputs, batch.targets, tasks=batch.tasks)
+    assert score.accuracy[0.005] == 1.0 and list(score.by_task()) == list("TADMEFI")  # the tasks option's order
+    assert {f"{t}/accuracy@0.05" for t in "TADMEFI"} <= set(score.metrics())
     wrong = ["E" if t == "T" else t for t in batch.tasks]
-    errors = problem.relative_errors(batch.inputs, batch.targets, tasks=batch.tasks, prediction_tasks=wrong)
+    score = problem.score(batch.inputs, batch.targets, tasks=batch.tasks, prediction_tasks=wrong)
     is_t = np.array(batch.tasks) == "T"
-    assert np.isinf(errors[is_t]).all() and (errors[~is_t] < 1e-9).all()
+    assert np.isinf(score.errors[is_t]).all() and (score.errors[~is_t] < 1e-9).all()
+    assert score.by_task()["T"].well_formed == 0.0 and score.by_task()["E"].accuracy[0.005] == 1.0
     with pytest.raises(ValueError, match="need the task token"):
-        problem.relative_errors(batch.inputs, batch.targets)
+        problem.score(batch.inputs, batch.targets)
     with pytest.raises(ValueError, match="unknown task tokens"):
-        problem.relative_errors(batch.inputs, batch.targets, tasks=["S"] * 300)
+        problem.score(batch.inputs, batch.targets, tasks=["S"] * 300)
 
 
 # ----------------------------------------------------------------------------------------------- ceilings
@@ -204,12 +181,12 @@ CEILINGS_5X5 = {
 
 @pytest.mark.parametrize("name", SINGLE)
 def test_rounded_solutions_reach_the_measured_ceiling(name):
-    acc = rounding_ceiling(get_problem(name, dim=5), "FP15", "P1000", size=2000)
+    score = rounding_ceiling(get_problem(name, dim=5), "FP15", "P1000", size=2000)
     for tol, expected in zip(TOLERANCES, CEILINGS_5X5[name]):
-        got = 100 * acc[f"accuracy@{tol:g}"]
+        got = 100 * score.accuracy[tol]
         margin = 0.3 if expected >= 99.5 else 3.0  # 2,000 of the 10,000 examples, and BLAS differences
         assert abs(got - expected) <= margin, (name, tol, got, expected)
-    assert acc["well_formed"] == 1.0
+    assert score.well_formed.all()
 
 
 # docs/problems.md#ceilings: 92.0 / 85.2 / 59.6 / 22.8 on the reference code's generators
@@ -233,6 +210,6 @@ def test_perturbed_solutions_fail(name, kind):
             answers[:, 0, :] = data.targets[:, 0, :] * 1.1
     else:  # 10% relative noise on every entry
         answers = data.targets * (1 + 0.1 * rng.choice([-1.0, 1.0], size=data.targets.shape))
-    acc = problem.accuracy(seen, round_matrices(answers, "P1000"))
-    assert acc["accuracy@0.05"] <= 0.01, (name, kind, acc)
-    assert acc["well_formed"] == 1.0
+    score = problem.score(seen, round_matrices(answers, "P1000"))
+    assert score.accuracy[0.05] <= 0.01, (name, kind, score.summary)
+    assert score.well_formed.all()

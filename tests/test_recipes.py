@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_model
 from transformers import Seq2SeqTrainingArguments, pipeline
 from transformers.cache_utils import EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 import linalg_transformers  # noqa: F401
-from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer
+from linalg_transformers import MatrixSeq2SeqConfig, MatrixTokenizer
 from linalg_transformers.data import POOL_BLOCK, MatrixDataCollator, ProblemStream, input_keys, tokenize_examples
 from linalg_transformers.encodings import get_encoding
 from linalg_transformers.evaluation import evaluate_model, generate_matrices
@@ -40,23 +41,6 @@ import train  # noqa: E402
 
 def tokenizer_for(output_encoding: str) -> MatrixTokenizer:
     return MatrixTokenizer(input_encoding="P1000", output_encoding=output_encoding)
-
-
-def tiny_model(tok: MatrixTokenizer, seed: int = 0, positions: int = 64) -> MatrixSeq2SeqForConditionalGeneration:
-    torch.manual_seed(seed)
-    config = MatrixSeq2SeqConfig(
-        vocab_size=tok.vocab_size,
-        decoder_vocab_size=tok.output_vocab_size,
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=4,
-        decoder_attention_heads=4,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=positions,
-    )
-    return MatrixSeq2SeqForConditionalGeneration(config).eval()
 
 
 def peaked_logits(tok: MatrixTokenizer, labels: torch.Tensor, position: int, token: str) -> torch.Tensor:
@@ -172,7 +156,7 @@ def test_soft_targets_of_zero_width_are_cross_entropy_on_the_mantissas():
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_the_number_loss_works_for_every_problem_with_teacher_forcing(encoding):
     tok = tokenizer_for(encoding)
-    model = tiny_model(tok, positions=256)
+    model = tiny_model(tok, max_position_embeddings=256)
     loss = NumberTokenLoss(tok, weight=0.3)
     for name in available_problems():
         problem = get_problem(name, dim=3)
@@ -477,7 +461,7 @@ def test_each_number_conditions_on_the_values_chosen_before_it():
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_regression_decoding_writes_well_formed_answers_in_every_encoding(encoding):
     tok = tokenizer_for(encoding)
-    model = tiny_model(tok, positions=48)
+    model = tiny_model(tok, max_position_embeddings=48)
     with torch.no_grad():  # a random model writes any header; this one writes a 2x2 answer
         model.lm_head.bias[tok.convert_tokens_to_ids("V2")] += 100.0
     x = np.random.default_rng(0).uniform(-10, 10, (5, 2, 2))
@@ -566,7 +550,7 @@ def test_evaluation_and_the_pipeline_decode_with_the_median(tmp_path):
     )
     with pytest.raises(ValueError, match="unknown decoding 'mode'"):
         solver(np.eye(3), decoding="mode")
-    with pytest.raises(ValueError, match="does not combine with num_beams, verify_rerank"):
+    with pytest.raises(ValueError, match="does not combine with num_beams=2, verify_rerank=True"):
         solver(np.eye(3), decoding="mean", num_beams=2, verify_rerank=True)
 
 

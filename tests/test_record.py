@@ -65,7 +65,7 @@ def test_the_record_module_imports_neither_the_model_nor_the_hub():
     )
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["heavy"] == []
-    assert loaded["package"] == ["linalg_transformers.record", "linalg_transformers.verification"]
+    assert loaded["package"] == ["linalg_transformers.record", "linalg_transformers.scoring"]
 
 
 def test_training_script_does_not_import_the_publishing_code():

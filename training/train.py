@@ -58,19 +58,21 @@ from linalg_transformers.data import (
     sequence_lengths,
     tokenize_examples,
 )
-from linalg_transformers.evaluation import (
-    TOLERANCES,
-    distribution_variants,
-    evaluate_test_sets,
-    format_accuracy_table,
-    json_safe,
-)
+from linalg_transformers.evaluation import distribution_variants, evaluate_test_sets, json_safe
 from linalg_transformers.hardware import default_mixed_precision, tune_malloc
 from linalg_transformers.number_loss import LOSS_KINDS, NumberTokenLoss
 from linalg_transformers.numeric_init import apply_numeric_init
 from linalg_transformers.problems import BaseProblem, get_problem, test_set
 from linalg_transformers.problems.test_sets import DEFAULT_TEST_SEED, round_matrices
 from linalg_transformers.record import training_command, training_lineage
+from linalg_transformers.scoring import (
+    MAIN_TOLERANCE,
+    TOLERANCES,
+    accuracy_key,
+    format_accuracy_table,
+    tolerance_label,
+)
+from linalg_transformers.time_budget import TimeBudgetCallback, TimeBudgetSchedule
 
 logger = logging.getLogger("train")
 COMPLETE_MARKER = ".complete"
@@ -153,6 +155,19 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
     repeat_prob: float = field(
         default=0.0, metadata={"help": "Probability that a training example is drawn from the repeated pool."}
     )
+    time_budget_s: float = field(
+        default=0.0,
+        metadata={
+            "help": "Train for this many seconds (a lent GPU): the rate decays over the budget's last "
+            "time_budget_decay_fraction and training stops when it is spent, whatever max_steps says; 0: off."
+        },
+    )
+    time_budget_decay_fraction: float = field(
+        default=0.1, metadata={"help": "Share of time_budget_s, at its end, over which the rate decays."}
+    )
+    time_budget_min_lr_ratio: float = field(
+        default=0.01, metadata={"help": "The rate's factor at the end of time_budget_s (the decay's floor)."}
+    )
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
@@ -164,6 +179,8 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
         if not 0.0 <= self.repeat_prob <= 1.0:
             raise ValueError(f"repeat_prob must be in [0, 1]; got {self.repeat_prob!r}")
+        if self.time_budget_s < 0:
+            raise ValueError(f"time_budget_s must be >= 0 (0: off); got {self.time_budget_s!r}")
         if (self.repeat_pool_size > 0) != (self.repeat_prob > 0):
             raise ValueError(
                 "repeated examples need both repeat_pool_size > 0 and repeat_prob > 0; got "
@@ -289,7 +306,8 @@ class MetricsLogger(TrainerCallback):
         entry["wall_time"] = time.time() - self.start
         with self.path.open("a") as f:
             f.write(json.dumps(entry) + "\n")
-        acc = {k.removeprefix("eval_"): v for k, v in logs.items() if k.startswith("eval_accuracy@")}
+        keys = [accuracy_key(t) for t in TOLERANCES]
+        acc = {key: logs[f"eval_{key}"] for key in keys if f"eval_{key}" in logs}
         if acc:
             row = {**acc, "well_formed": logs.get("eval_well_formed", math.nan)}
             print(
@@ -313,11 +331,30 @@ class MatrixSeq2SeqTrainer(Seq2SeqTrainer):
         *args, **kwargs: Those of `Seq2SeqTrainer`.
     """
 
-    def __init__(self, *args: Any, number_loss: NumberTokenLoss | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        number_loss: NumberTokenLoss | None = None,
+        time_budget: TimeBudgetSchedule | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.number_loss = number_loss
+        self.time_budget = time_budget
+        if time_budget is not None:
+            self.add_callback(TimeBudgetCallback(time_budget))
         self._number_sums = [0.0, 0.0]  # (ce, number term) summed over the steps since the last log
         self._number_logged_step: int | None = None  # the step of the last log (or of the first step measured)
+
+    def create_scheduler(  # noqa: D102
+        self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None
+    ) -> torch.optim.lr_scheduler.LRScheduler:
+        if self.time_budget is None or self.lr_scheduler is not None:
+            return super().create_scheduler(num_training_steps, optimizer)
+        self.time_budget.warmup_steps = self.args.get_warmup_steps(num_training_steps)
+        self.lr_scheduler = self.time_budget.scheduler(optimizer if optimizer is not None else self.optimizer)
+        self._created_lr_scheduler = True
+        return self.lr_scheduler
 
     def _process_scale(self, num_items_in_batch: Any) -> int:
         """The factor by which `Trainer.compute_loss` multiplies a loss normalized by `num_items_in_batch`."""
@@ -358,6 +395,17 @@ class MatrixSeq2SeqTrainer(Seq2SeqTrainer):
             self._number_sums = [0.0, 0.0]
             self._number_logged_step = self.state.global_step
         super().log(logs, start_time)
+
+
+def build_time_budget(args: MatrixTrainingArguments) -> TimeBudgetSchedule | None:
+    """The wall-clock schedule of ``--time_budget_s`` (`linalg_transformers.time_budget`), or `None` when it is 0."""
+    if not args.time_budget_s:
+        return None
+    return TimeBudgetSchedule(
+        args.time_budget_s,
+        decay_fraction=args.time_budget_decay_fraction,
+        min_lr_ratio=args.time_budget_min_lr_ratio,
+    )
 
 
 def build_number_loss(args: MatrixTrainingArguments, tokenizer: MatrixTokenizer) -> NumberTokenLoss | None:
@@ -462,13 +510,15 @@ def plot_curves(metrics_path: Path, out_path: Path) -> None:
 
     entries = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
     train = [e for e in entries if "loss" in e]
-    evals = [e for e in entries if "eval_accuracy@0.05" in e]
+    evals = [e for e in entries if f"eval_{accuracy_key(MAIN_TOLERANCE)}" in e]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.plot([e["examples"] for e in train], [e["loss"] for e in train])
     ax1.set(xlabel="examples seen", ylabel="training loss (per target token)", yscale="log", title="loss")
     for t in TOLERANCES:
         ax2.plot(
-            [e["examples"] for e in evals], [100 * e[f"eval_accuracy@{t:g}"] for e in evals], label=f"{100 * t:g}%"
+            [e["examples"] for e in evals],
+            [100 * e[f"eval_{accuracy_key(t)}"] for e in evals],
+            label=tolerance_label(t),
         )
     ax2.set(xlabel="examples seen", ylabel="accuracy (%)", ylim=(0, 100), title="test accuracy by tolerance")
     ax2.legend()
@@ -546,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
         predictions = decoded.matrices
         if eval_tasks is not None:
             predictions = [m if t == want else None for m, t, want in zip(predictions, decoded.tasks, eval_tasks)]
-        return problem.accuracy(eval_seen, predictions, tolerances=TOLERANCES, tasks=eval_tasks)
+        return problem.score(eval_seen, predictions, tasks=eval_tasks).metrics()
 
     if args.process_index == 0:
         resolved = {k: v for k, v in args.to_dict().items() if not k.startswith("_")}
@@ -559,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
 
     trainer = MatrixSeq2SeqTrainer(
         number_loss=build_number_loss(args, tokenizer),
+        time_budget=build_time_budget(args),
         model=model,
         args=args,
         train_dataset=train_stream,

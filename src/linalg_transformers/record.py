@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .verification import TOLERANCES
+from .scoring import TOLERANCES, accuracy_key
 
 __all__ = [
     "OPTIONAL_TRAINING_FILES",
@@ -121,7 +121,7 @@ class TrainingOutput:
             if key not in results:
                 raise ValueError(f"{path}/results.json has no {key!r}: was it written by training/train.py?")
         for name, row in results["test_sets"].items():
-            absent = [f"accuracy@{t:g}" for t in TOLERANCES if f"accuracy@{t:g}" not in row]
+            absent = [accuracy_key(t) for t in TOLERANCES if accuracy_key(t) not in row]
             if absent:
                 raise ValueError(f"{path}/results.json: test set {name!r} lacks {absent}")
         training_args = yaml.safe_load((path / "training_args.yaml").read_text()) or {}

@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_NUM_CANDIDATES",
     "NUMBER_SLOTS",
     "STATISTICS",
+    "check_decoding",
     "regression_generate",
     "weighted_mean",
     "weighted_median",
@@ -101,6 +102,51 @@ STATISTICS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 DECODINGS = ("greedy", *STATISTICS)
 """The decoding options of the pipelines and ``linalg-transformers evaluate``: ``"greedy"`` (`generate`) or a
 statistic of `STATISTICS`."""
+
+
+def check_decoding(
+    decoding: str | None,
+    num_beams: int | None = None,
+    num_return_sequences: int | None = None,
+    verify_rerank: bool | None = None,
+    generate_kwargs: dict[str, Any] | None = None,
+    task: str = "",
+) -> None:
+    """Check a ``decoding`` option and the `generate()` options given with it (the pipelines and the evaluation).
+
+    Regression-aware decoding writes one answer number by number, without `generate()`: it takes no beams, no
+    further sequences, no rerank and no `generate()` options.
+
+    Args:
+        decoding (`str`, *optional*): One of `DECODINGS`; `None` is greedy.
+        num_beams (`int`, *optional*): Beam size asked for (1 and `None` are greedy).
+        num_return_sequences (`int`, *optional*): Sequences asked for per problem.
+        verify_rerank (`bool`, *optional*): Rerank asked for (the pipelines).
+        generate_kwargs (`dict`, *optional*): Further `generate()` options (the pipelines).
+        task (`str`, *optional*): Prefix of the messages, e.g. the pipeline task ``"matrix-eigen"``.
+
+    Raises:
+        ValueError: for an unknown decoding, or regression-aware decoding with any of those options.
+    """
+    prefix = f"{task}: " if task else ""
+    if decoding is None:
+        return
+    if decoding not in DECODINGS:
+        raise ValueError(f"{prefix}unknown decoding {decoding!r}; valid: {', '.join(DECODINGS)}")
+    if decoding == "greedy":
+        return
+    options = {
+        "num_beams": (num_beams, num_beams not in (None, 1)),
+        "num_return_sequences": (num_return_sequences, num_return_sequences not in (None, 1)),
+        "verify_rerank": (verify_rerank, bool(verify_rerank)),
+        "generate_kwargs": (generate_kwargs, bool(generate_kwargs)),
+    }
+    clashes = [f"{name}={value!r}" for name, (value, given) in options.items() if given]
+    if clashes:
+        raise ValueError(
+            f"{prefix}decoding={decoding!r} writes one answer number by number, not with generate(); it does not "
+            f"combine with {', '.join(clashes)}"
+        )
 
 
 # ------------------------------------------------------------------------------------------------ number slots

@@ -12,7 +12,8 @@ Conventions of the checks:
 
 * A prediction is *well formed* if it is a finite real matrix of the expected shape; a malformed prediction gets an
   infinite error, never an exception.
-* A prediction is correct at tolerance ``t`` iff ``0 <= error < t`` (strict, as the reference).
+* What is made of the errors (the tolerances, correct iff ``0 <= error < t``, accuracy, tables) is the flat module
+  `linalg_transformers.scoring`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 __all__ = [
-    "TOLERANCES",
     "AddCheck",
     "Check",
     "EigenvaluesCheck",
@@ -37,7 +37,6 @@ __all__ = [
     "batched_inverse",
     "identity_deviation",
     "invariant_errors",
-    "is_correct",
     "normalize_signs",
     "prediction_array",
     "ratio",
@@ -47,10 +46,6 @@ __all__ = [
     "stack_predictions",
     "symmetric_part",
 ]
-
-TOLERANCES = (0.05, 0.02, 0.01, 0.005)
-"""The paper's tolerances: 5% (main), 2%, 1% and 0.5% (every reference sweep; linalg-transformers
-docs/problems.md#the-check)."""
 
 
 # ------------------------------------------------------------------------------------------- check arithmetic
@@ -101,15 +96,6 @@ def identity_deviation(gram: np.ndarray) -> np.ndarray:
     k = gram.shape[-1]
     with np.errstate(all="ignore"):
         return ratio(_l1(gram - np.eye(k)), np.full(gram.shape[0], float(k)))
-
-
-def is_correct(errors: np.ndarray, tolerance: float) -> np.ndarray:
-    """Whether each error passes: ``0 <= error < tolerance``.
-
-    Strict, as the reference (linalg-transformers docs/problems.md#the-check).
-    """
-    e = np.asarray(errors, dtype=np.float64)
-    return (e >= 0) & (e < tolerance)
 
 
 # --------------------------------------------------------------------------------------- matrix helpers

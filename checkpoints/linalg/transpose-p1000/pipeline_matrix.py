@@ -35,7 +35,8 @@ vectors as the *columns* of ``eigenvectors``, ``U`` and ``V``, as numpy returns 
 
 - ``valid``: the model wrote a well-formed answer (a finite matrix of the expected shape);
 - ``error``: the problem's own relative error (`linalg_transformers.verification`), ``None`` when not valid;
-- ``correct_at``: whether ``error`` is below each tolerance, ``{"5%": ..., "2%": ..., "1%": ..., "0.5%": ...}``;
+- ``correct_at``: whether ``error`` is below each tolerance (`linalg_transformers.scoring`), ``{"5%": ..., "2%": ...,
+  "1%": ..., "0.5%": ...}``;
 - ``check``: what ``error`` measures;
 - ``consistency`` (``matrix-eigen``, ``matrix-singular-values``): invariants checked without solving, see below;
 - ``generated``: the tokens the model wrote;
@@ -91,9 +92,9 @@ from transformers import AutoModelForSeq2SeqLM, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from .encodings import MAX_DIMENSION, get_encoding
-from .regression_decoding import DECODINGS, regression_generate
+from .regression_decoding import check_decoding, regression_generate
+from .scoring import Score, tolerance_label
 from .verification import (
-    TOLERANCES,
     AddCheck,
     Check,
     EigenvaluesCheck,
@@ -105,7 +106,6 @@ from .verification import (
     SVDCheck,
     TransposeCheck,
     invariant_errors,
-    is_correct,
 )
 
 __all__ = [
@@ -161,10 +161,6 @@ SMALL_SCALE_WARNING_FACTOR = 10.0
 The largest entry, not the root mean square: a small in-distribution matrix often has a small root mean square by
 chance (in the 2x2 inversion test set, some of the first 1,000 were 4x below the training RMS), while all its
 entries below ``coeff_range / 10`` has probability ``0.1 ** entries`` (1e-4 for 2x2)."""
-
-
-def _tolerance_label(t: float) -> str:
-    return f"{100 * t:g}%"
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -340,7 +336,7 @@ class MatrixPipeline(Pipeline):
                 "max_new_tokens, verify_rerank, generate_kwargs, decoding, batch_size, progress (pass other "
                 "generate() options as generate_kwargs={...})"
             )
-        self._check_decoding(decoding, num_beams, num_return_sequences, verify_rerank, generate_kwargs)
+        check_decoding(decoding, num_beams, num_return_sequences, verify_rerank, generate_kwargs, task=self.name)
         extra: dict[str, Any] = {}
         if generate_kwargs is not None:
             if not isinstance(generate_kwargs, dict):
@@ -400,35 +396,6 @@ class MatrixPipeline(Pipeline):
             forward["decoding"] = decoding
         self._decoding(forward.get("num_beams"), forward.get("verify_rerank"), num_return_sequences, _sampling(extra))
         return {}, forward, postprocess
-
-    def _check_decoding(
-        self,
-        decoding: str | None,
-        num_beams: int | None,
-        num_return_sequences: int | None,
-        verify_rerank: bool | None,
-        generate_kwargs: dict[str, Any] | None,
-    ) -> None:
-        """Raise `ValueError` for an unknown ``decoding``, or regression-aware decoding with generate() options."""
-        if decoding is None or decoding == "greedy":
-            return
-        if decoding not in DECODINGS:
-            raise ValueError(f"{self.name}: unknown decoding {decoding!r}; valid: {', '.join(DECODINGS)}")
-        clashes = [
-            name
-            for name, given in (
-                ("num_beams", num_beams not in (None, 1)),
-                ("num_return_sequences", num_return_sequences not in (None, 1)),
-                ("verify_rerank", bool(verify_rerank)),
-                ("generate_kwargs", bool(generate_kwargs)),
-            )
-            if given
-        ]
-        if clashes:
-            raise ValueError(
-                f"{self.name}: decoding={decoding!r} writes one answer number by number, not with generate(); it "
-                f"does not combine with {', '.join(clashes)}"
-            )
 
     def _decoding(
         self,
@@ -553,6 +520,7 @@ class MatrixPipeline(Pipeline):
         ]
         inputs = np.broadcast_to(x, (len(answers), *x.shape))
         errors, valid = self.check.verify(inputs, answers)
+        correct = Score(errors, valid).correct
         consistency = self._consistency(x, answers, valid)
         ranking = errors if not consistency else np.max(np.stack(list(consistency.values())), axis=0)
         rerank = rerank and len(answers) > 1
@@ -563,7 +531,7 @@ class MatrixPipeline(Pipeline):
             out: dict[str, Any] = self.fields(x, answer) if valid[i] else dict.fromkeys(self.field_names)
             out["valid"] = bool(valid[i])
             out["error"] = _finite_or_none(error) if valid[i] else None
-            out["correct_at"] = {_tolerance_label(t): bool(is_correct(np.array([error]), t)[0]) for t in TOLERANCES}
+            out["correct_at"] = {tolerance_label(t): bool(c[i]) for t, c in correct.items()}
             out["check"] = self.pair_check if pair else self.check.description
             if self.invariants:
                 out["consistency"] = None

@@ -1,6 +1,6 @@
 """Publishing to the Hugging Face Hub, and released checkpoints offline.
 
-Three jobs, each also a ``linalg-transformers`` subcommand (`add_hub_commands`, in ``commands.py``):
+Three jobs, each also a ``linalg-transformers`` subcommand (`linalg_transformers.cli.hub`):
 
 - ``publish``: turn a training output directory (``training/train.py --output_dir``) into the complete Hub model
   repository (``repo.py``): weights in a release dtype (``weights.py``), ``config.json`` with ``auto_map`` and
@@ -30,7 +30,6 @@ from ..record import (
 )
 from .cache import InstalledCheckpoint, install_checkpoint, install_checkpoints, snapshot_commit_id
 from .card import CARD_SECTIONS, PROSE_SECTIONS, describe_problem, format_duration, read_card_source, render_model_card
-from .commands import add_hub_commands
 from .layout import DEFAULT_METRIC_REPO, default_local_dir, project_path, validate_repo_id
 from .push import PublishResult, publish_metric, publish_model, push_folder
 from .remote_code import (
@@ -61,7 +60,6 @@ __all__ = [
     "PublishResult",
     "TrainingOutput",
     "WeightsCheck",
-    "add_hub_commands",
     "audit_repo_folder",
     "build_metric_space",
     "build_model_repo",

@@ -21,10 +21,9 @@ import jinja2
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from ..evaluation import format_accuracy_table
 from ..problems.test_sets import DEFAULT_TEST_SEED
 from ..record import TrainingOutput, published_lineage
-from ..verification import TOLERANCES
+from ..scoring import TOLERANCES, accuracy_key, format_accuracy_table, format_percent, tolerance_label
 from .layout import DEFAULT_METRIC_REPO, validate_repo_id
 from .remote_code import registered_pipelines
 from .weights import DEFAULT_RELEASE_DTYPE, LOAD_DTYPE, WeightsCheck
@@ -77,14 +76,6 @@ def format_duration(seconds: float) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.2f}%"
-
-
-def _tolerance_label(t: float) -> str:
-    return f"{100 * t:g}%"
 
 
 def split_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
@@ -309,9 +300,9 @@ def _card_context(
     if dtype_check is not None:
         check = {
             "size": f"{dtype_check.size:,}",
-            "same_output": _pct(dtype_check.same_output),
-            "accuracy_trained": _pct(dtype_check.accuracy_trained),
-            "accuracy_published": _pct(dtype_check.accuracy_published),
+            "same_output": format_percent(dtype_check.same_output),
+            "accuracy_trained": format_percent(dtype_check.accuracy_trained),
+            "accuracy_published": format_percent(dtype_check.accuracy_published),
             "published_dtype": dtype_check.published_dtype,
         }
 
@@ -319,7 +310,7 @@ def _card_context(
         """Accuracy of a test set at a tolerance, as a percentage string (for card prose)."""
         if test_set_key not in results["test_sets"]:
             raise ValueError(f"results.json has no test set {test_set_key!r}; it has {list(results['test_sets'])}")
-        return _pct(results["test_sets"][test_set_key][f"accuracy@{tolerance:g}"])
+        return format_percent(results["test_sets"][test_set_key][accuracy_key(tolerance)])
 
     return {
         "repo_id": repo_id,
@@ -345,7 +336,7 @@ def _card_context(
         "test_size_int": int(results["test_size"]),
         "reproduce_sets": repr([(s["label"], s["distribution"]) for s in sets]),
         "test_seed": args.get("test_seed") if args.get("test_seed") is not None else DEFAULT_TEST_SEED,
-        "tolerances": [_tolerance_label(t) for t in TOLERANCES],
+        "tolerances": [tolerance_label(t) for t in TOLERANCES],
         "examples_seen": f"{examples:,}",
         "examples_note": examples_note,
         "lineage_model": lineage["model"] if lineage else None,
@@ -367,7 +358,7 @@ def _card_context(
         "citation": CITATION,
         "tolerance_values": list(TOLERANCES),
         "acc": acc,
-        "pct": _pct,
+        "pct": format_percent,
     }
 
 
@@ -409,8 +400,8 @@ def _eval_results(output: TrainingOutput, context: dict[str, Any]) -> list[EvalR
                     dataset_split="test",
                     dataset_args=dataset_args,
                     metric_type="matrix_accuracy",
-                    metric_name=f"accuracy at {_tolerance_label(t)} tolerance",
-                    metric_value=float(row[f"accuracy@{t:g}"]),
+                    metric_name=f"accuracy at {tolerance_label(t)} tolerance",
+                    metric_value=float(row[accuracy_key(t)]),
                     metric_args={"tolerance": t},
                 )
             )

@@ -13,6 +13,7 @@ from transformers import PreTrainedModel
 from ..evaluation import evaluate_model
 from ..modeling_matrix_seq2seq import MatrixSeq2SeqForConditionalGeneration
 from ..problems import get_problem, test_set
+from ..scoring import MAIN_TOLERANCE
 from ..tokenization_matrix import MatrixTokenizer
 
 __all__ = ["DEFAULT_RELEASE_DTYPE", "LOAD_DTYPE", "RELEASE_DTYPES", "WeightsCheck", "compare_published_weights"]
@@ -80,7 +81,7 @@ def compare_published_weights(
     return WeightsCheck(
         size=size,
         same_output=sum(same) / len(same),
-        accuracy_trained=float(a.metrics["accuracy@0.05"]),
-        accuracy_published=float(b.metrics["accuracy@0.05"]),
+        accuracy_trained=a.score.accuracy[MAIN_TOLERANCE],
+        accuracy_published=b.score.accuracy[MAIN_TOLERANCE],
         published_dtype=str(published.dtype).removeprefix("torch."),
     )

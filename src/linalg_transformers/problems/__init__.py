@@ -6,7 +6,7 @@
 >>> batch = problem.generate(1000, seed=0)
 >>> batch.inputs.shape, batch.targets.shape
 ((1000, 5, 5), (1000, 5, 1))
->>> problem.accuracy(batch.inputs, batch.targets)["accuracy@0.005"]
+>>> problem.score(batch.inputs, batch.targets).accuracy[0.005]
 1.0
 
 ```
@@ -15,18 +15,15 @@
 from __future__ import annotations
 
 from .base import (
-    TOLERANCES,
     VALUE_LIMIT,
     BaseProblem,
     Problem,
     ProblemBatch,
     identity_deviation,
-    is_correct,
     make_rng,
     normalize_signs,
     ratio,
     relative_l1,
-    summarize,
 )
 from .cotraining import DEFAULT_COTRAINING_TASKS, CoTraining
 from .distributions import (
@@ -46,7 +43,6 @@ from .test_sets import DEFAULT_TEST_SEED, batch_from_dataset, round_matrices, ro
 __all__ = [
     "DEFAULT_COTRAINING_TASKS",
     "DEFAULT_TEST_SEED",
-    "TOLERANCES",
     "VALUE_LIMIT",
     "Add",
     "BaseProblem",
@@ -69,7 +65,6 @@ __all__ = [
     "coefficients",
     "get_problem",
     "identity_deviation",
-    "is_correct",
     "make_rng",
     "normalize_signs",
     "ratio",
@@ -78,7 +73,6 @@ __all__ = [
     "relative_l1",
     "round_matrices",
     "rounding_ceiling",
-    "summarize",
     "symmetric_matrices",
     "test_set",
     "to_dataset",

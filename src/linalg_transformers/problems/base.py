@@ -1,19 +1,21 @@
-"""The problem base classes, the batch of examples, and the accuracy table.
+"""The problem base classes, the batch of examples, and the scoring API of every problem.
 
 A problem keeps its generator and its verifier together (docs/problems.md):
 
 * `generate(n, seed)` draws examples in batches (vectorized numpy, one shape group at a time), rejects and resamples
   any example whose input or target is not finite or reaches `VALUE_LIMIT` (plus the problem's own rule, e.g. the
   reference's inversion residual), and returns a `ProblemBatch`;
-* `relative_errors(inputs, predictions)` scores predictions, batched, against the *given* inputs: for problems with a
-  unique answer, the relative L1 distance to the solution of that input (d1, docs/problems.md#the-check); for the
-  others, how far the prediction is from satisfying the defining property. Malformed predictions (``None``, wrong
-  shape, NaN/inf, complex) get an infinite error: they are wrong, never an exception.
-* A prediction is correct at tolerance ``t`` iff ``0 <= error < t`` (strict, as the reference).
+* `score(inputs, predictions)` scores predictions, batched, against the *given* inputs and returns a
+  `linalg_transformers.scoring.Score`: each error (for problems with a unique answer, the relative L1 distance to the
+  solution of that input, d1, docs/problems.md#the-check; for the others, how far the prediction is from satisfying
+  the defining property), the well-formed mask, which answers are correct at each tolerance, and the accuracy.
+  Malformed predictions (``None``, wrong shape, NaN/inf, complex) get an infinite error: they are wrong, never an
+  exception. `score_targets` scores against given targets instead, and `check` one prediction at one tolerance.
 
-The arithmetic of those checks (`relative_l1`, `ratio`, `identity_deviation`, `is_correct`) and the answer half of
-every built-in problem (layouts, solution, check) live in the flat module `linalg_transformers.verification`, which
-the pipelines use too; `summarize` (the accuracy table) is here.
+The arithmetic of those checks (`relative_l1`, `ratio`, `identity_deviation`) and the answer half of every built-in
+problem (layouts, solution, check) live in the flat module `linalg_transformers.verification`, which the pipelines
+use too; the tolerances, the rule ``correct iff 0 <= error < t`` and the accuracy summaries in
+`linalg_transformers.scoring`.
 """
 
 from __future__ import annotations
@@ -28,11 +30,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..encodings import MAX_DIMENSION
+from ..scoring import MAIN_TOLERANCE, TOLERANCES, Score
 from ..verification import (
-    TOLERANCES,
     Check,
     identity_deviation,
-    is_correct,
     normalize_signs,
     ratio,
     relative_l1,
@@ -42,18 +43,15 @@ from ..verification import (
 from .distributions import canonical_coefficient_distribution, coefficients, parse_eigen_distribution
 
 __all__ = [
-    "TOLERANCES",
     "VALUE_LIMIT",
     "BaseProblem",
     "Problem",
     "ProblemBatch",
     "identity_deviation",
-    "is_correct",
     "make_rng",
     "normalize_signs",
     "ratio",
     "relative_l1",
-    "summarize",
 ]
 
 VALUE_LIMIT = 9.99e8
@@ -66,33 +64,6 @@ MAX_RESAMPLING_ROUNDS = 1000
 
 Matrices = np.ndarray | Sequence[Any]
 """A batch of matrices: an array of shape `(n, rows, cols)`, or a sequence of 2-D arrays (or nested lists)."""
-
-
-# ---------------------------------------------------------------------------------------------- accuracy table
-def summarize(
-    errors: np.ndarray, well_formed: np.ndarray, tolerances: Sequence[float] = TOLERANCES
-) -> dict[str, float]:
-    """Accuracy table of a set of errors.
-
-    Args:
-        errors (`np.ndarray` of shape `(n,)`): Relative errors (infinite for malformed predictions).
-        well_formed (`np.ndarray` of shape `(n,)`, bool): Which predictions were well-formed matrices.
-        tolerances (`Sequence[float]`, *optional*): Defaults to 5%, 2%, 1% and 0.5%.
-
-    Returns:
-        `dict[str, float]`: ``accuracy@<t>`` for each tolerance (share correct, e.g. ``accuracy@0.05``),
-        ``well_formed`` (share of well-formed predictions), ``mean_relative_error`` and ``median_relative_error``
-        (over the well-formed ones; NaN if there are none). Everything is NaN for an empty set.
-    """
-    e = np.asarray(errors, dtype=np.float64)
-    ok = np.asarray(well_formed, dtype=bool)
-    n = e.size
-    out = {f"accuracy@{t:g}": float(is_correct(e, t).mean()) if n else math.nan for t in tolerances}
-    out["well_formed"] = float(ok.mean()) if n else math.nan
-    good = e[ok]
-    out["mean_relative_error"] = float(good.mean()) if good.size else math.nan
-    out["median_relative_error"] = float(np.median(good)) if good.size else math.nan
-    return out
 
 
 def make_rng(seed: Any = None, rng: np.random.Generator | None = None) -> np.random.Generator:
@@ -241,7 +212,7 @@ OPTION_VALIDATORS: dict[str, Callable[[Any], Any]] = {
 
 # ------------------------------------------------------------------------------------------------ base classes
 class BaseProblem(ABC):
-    """What every problem offers: options, generation, batched checks and the accuracy table.
+    """What every problem offers: options, generation, and the scoring API (`score`, `score_targets`, `check`).
 
     Subclasses: `Problem` (one task; subclass it for your own problems) and `CoTraining` (a mixture of tasks).
 
@@ -344,8 +315,9 @@ class BaseProblem(ABC):
         predictions: Any,
         tasks: Sequence[str] | None = None,
         prediction_tasks: Sequence[str | None] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Relative errors and well-formedness of a batch of predictions.
+        tolerances: Sequence[float] = TOLERANCES,
+    ) -> Score:
+        """Score a batch of predictions with the problem's own check, against their inputs.
 
         Args:
             inputs (`np.ndarray` of shape `(n, rows, cols)` or a sequence of 2-D matrices): The problems, as given to
@@ -354,9 +326,13 @@ class BaseProblem(ABC):
             tasks (`Sequence[str]`, *optional*): Task token of each example (required for co-training).
             prediction_tasks (`Sequence[str | None]`, *optional*): Task token the model wrote before each answer; a
                 mismatch with `tasks` makes the answer malformed (co-training).
+            tolerances (`Sequence[float]`, *optional*, defaults to `TOLERANCES`): The tolerances of the score's
+                `correct` and `accuracy`.
 
         Returns:
-            `(errors, well_formed)`: `np.ndarray` of shape `(n,)` each; errors are infinite where malformed.
+            `Score`: ``errors`` and ``well_formed`` of shape `(n,)` (errors infinite where malformed), ``correct``
+            and ``accuracy`` at each tolerance, ``summary``, and ``metrics()``, the flat dict (co-training adds
+            per-task entries, ``"E/accuracy@0.05"``).
         """
         x = _as_matrix_batch(inputs, "inputs")
         n = len(x)
@@ -364,102 +340,7 @@ class BaseProblem(ABC):
             raise ValueError(f"got {len(predictions)} predictions for {n} inputs")
         tasks = self._check_tasks(tasks, n)
         errors, well_formed = self._score(x, predictions, tasks)
-        return self._apply_prediction_tasks(errors, well_formed, tasks, prediction_tasks)
-
-    def _apply_prediction_tasks(
-        self,
-        errors: np.ndarray,
-        well_formed: np.ndarray,
-        tasks: list[str] | None,
-        prediction_tasks: Sequence[str | None] | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """An answer written after another task's token is malformed (co-training; docs/problems.md#co-training)."""
-        if prediction_tasks is None:
-            return errors, well_formed
-        n = len(errors)
-        if len(prediction_tasks) != n:
-            raise ValueError(f"got {len(prediction_tasks)} prediction tasks for {n} examples")
-        wanted = tasks if tasks is not None else [self.task_token] * n
-        right = np.array([p == t for p, t in zip(prediction_tasks, wanted)], dtype=bool)
-        return np.where(right, errors, np.inf), well_formed & right
-
-    def relative_errors(
-        self,
-        inputs: Matrices,
-        predictions: Any,
-        tasks: Sequence[str] | None = None,
-        prediction_tasks: Sequence[str | None] | None = None,
-    ) -> np.ndarray:
-        """Relative error of each prediction (infinite when malformed), batched. Arguments as `score`.
-
-        Returns:
-            `np.ndarray` of shape `(n,)`.
-        """
-        return self.score(inputs, predictions, tasks, prediction_tasks)[0]
-
-    def relative_error(self, input: Any, prediction: Any, task: str | None = None) -> float:
-        """Relative error of one prediction for one input (2-D matrices); infinite if malformed."""
-        return float(self.relative_errors([input], [prediction], None if task is None else [task])[0])
-
-    def check(self, input: Any, prediction: Any, tolerance: float = 0.05, task: str | None = None) -> bool:
-        """Whether one prediction is correct at `tolerance` (``0 <= error < tolerance``)."""
-        return bool(is_correct(np.array([self.relative_error(input, prediction, task)]), tolerance)[0])
-
-    def check_batch(
-        self,
-        inputs: Matrices,
-        predictions: Any,
-        tolerance: float = 0.05,
-        tasks: Sequence[str] | None = None,
-        prediction_tasks: Sequence[str | None] | None = None,
-    ) -> np.ndarray:
-        """Whether each prediction is correct at `tolerance`, batched.
-
-        Returns:
-            `np.ndarray` of shape `(n,)`, bool.
-        """
-        return is_correct(self.relative_errors(inputs, predictions, tasks, prediction_tasks), tolerance)
-
-    def accuracy(
-        self,
-        inputs: Matrices,
-        predictions: Any,
-        tolerances: Sequence[float] = TOLERANCES,
-        tasks: Sequence[str] | None = None,
-        prediction_tasks: Sequence[str | None] | None = None,
-    ) -> dict[str, float]:
-        """The accuracy table of a batch of predictions, checked against their inputs (keys: see `table`)."""
-        errors, well_formed = self.score(inputs, predictions, tasks, prediction_tasks)
-        return self.table(errors, well_formed, tolerances, tasks)
-
-    @property
-    def task_tokens(self) -> tuple[str, ...]:
-        """The task tokens examples of this problem can carry."""
-        return () if self.task_token is None else (self.task_token,)
-
-    def table(
-        self,
-        errors: np.ndarray,
-        well_formed: np.ndarray,
-        tolerances: Sequence[float] = TOLERANCES,
-        tasks: Sequence[str] | None = None,
-    ) -> dict[str, float]:
-        """Accuracy table of scored predictions: `summarize`, plus per-task entries for co-training.
-
-        Returns:
-            `dict[str, float]`: ``accuracy@0.05`` ... ``accuracy@0.005``, ``well_formed``, ``mean_relative_error``,
-            ``median_relative_error``; co-training adds them per task, prefixed by the task token
-            (``"E/accuracy@0.05"``), for the tasks present.
-        """
-        out = summarize(errors, well_formed, tolerances)
-        if self.uses_task_tokens and tasks is not None:
-            arr = np.asarray(list(tasks))
-            for token in self.task_tokens:
-                sel = arr == token
-                if sel.any():
-                    table = summarize(errors[sel], well_formed[sel], tolerances)
-                    out.update({f"{token}/{k}": v for k, v in table.items()})
-        return out
+        return self._result(errors, well_formed, tasks, prediction_tasks, tolerances)
 
     def score_targets(
         self,
@@ -467,8 +348,9 @@ class BaseProblem(ABC):
         predictions: Any,
         tasks: Sequence[str] | None = None,
         prediction_tasks: Sequence[str | None] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """d1 errors of predictions against given targets, for problems with a unique answer, batched.
+        tolerances: Sequence[float] = TOLERANCES,
+    ) -> Score:
+        """Score predictions against given targets (d1), for problems with a unique answer, batched.
 
         The same arithmetic as the check, for when only the targets are at hand (the `matrix_accuracy` metric without
         inputs). With exact targets it equals `score` on the inputs.
@@ -478,9 +360,10 @@ class BaseProblem(ABC):
             predictions (sequence of `np.ndarray`, nested lists or `None`): The answers.
             tasks (`Sequence[str]`, *optional*): Task token of each example (required for co-training).
             prediction_tasks (`Sequence[str | None]`, *optional*): Task token written before each answer.
+            tolerances (`Sequence[float]`, *optional*, defaults to `TOLERANCES`): As in `score`.
 
         Returns:
-            `(errors, well_formed)`: `np.ndarray` of shape `(n,)` each; errors are infinite where malformed.
+            `Score`, as `score`.
 
         Raises:
             ValueError: for problems checked by a property (score them with their inputs instead).
@@ -491,7 +374,50 @@ class BaseProblem(ABC):
             raise ValueError(f"got {len(predictions)} predictions for {n} targets")
         tasks = self._check_tasks(tasks, n)
         errors, well_formed = self._score_targets(t, predictions, tasks)
-        return self._apply_prediction_tasks(errors, well_formed, tasks, prediction_tasks)
+        return self._result(errors, well_formed, tasks, prediction_tasks, tolerances)
+
+    def check(self, input: Any, prediction: Any, tolerance: float = MAIN_TOLERANCE, task: str | None = None) -> bool:
+        """Whether one prediction (a 2-D matrix, or a flat vector for a column) is correct at `tolerance`.
+
+        Correct means ``0 <= error < tolerance``; a malformed prediction is wrong. ``score([input], [prediction])``
+        gives the error itself.
+        """
+        tolerance = float(tolerance)
+        score = self.score([input], [prediction], None if task is None else [task], tolerances=(tolerance,))
+        return bool(score.correct[tolerance][0])
+
+    def _result(
+        self,
+        errors: np.ndarray,
+        well_formed: np.ndarray,
+        tasks: list[str] | None,
+        prediction_tasks: Sequence[str | None] | None,
+        tolerances: Sequence[float],
+    ) -> Score:
+        """The `Score` of checked predictions; an answer written after another task's token is malformed.
+
+        Co-training, docs/problems.md#co-training: the score then summarizes each task too.
+        """
+        if prediction_tasks is not None:
+            n = len(errors)
+            if len(prediction_tasks) != n:
+                raise ValueError(f"got {len(prediction_tasks)} prediction tasks for {n} examples")
+            wanted = tasks if tasks is not None else [self.task_token] * n
+            right = np.array([p == t for p, t in zip(prediction_tasks, wanted)], dtype=bool)
+            errors, well_formed = np.where(right, errors, np.inf), well_formed & right
+        per_task = self.uses_task_tokens and tasks is not None
+        return Score(
+            errors,
+            well_formed,
+            tuple(tolerances),
+            tasks=tuple(tasks) if per_task else None,
+            task_tokens=self.task_tokens if per_task else (),
+        )
+
+    @property
+    def task_tokens(self) -> tuple[str, ...]:
+        """The task tokens examples of this problem can carry."""
+        return () if self.task_token is None else (self.task_token,)
 
     @abstractmethod
     def _score_targets(

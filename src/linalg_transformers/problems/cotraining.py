@@ -4,9 +4,9 @@ See paper appendix F.2 and docs/problems.md#co-training.
 
 Each example picks one of the tasks uniformly at random. The sub-tasks share the dimension, coefficient and noise
 options; ``rectangular`` and ``eigen_distribution`` go to the sub-tasks that accept them. A prediction is checked by
-its task's own check, and must carry the task's token (pass ``prediction_tasks`` to the checks, or decode with the
-tokenizer's ``with_task=True`` and set answers with the wrong token to `None`). The accuracy table adds per-task
-entries (``"E/accuracy@0.05"``), as the reference reports per-task accuracy.
+its task's own check, and must carry the task's token (pass ``prediction_tasks`` to `score`, or decode with the
+tokenizer's ``with_task=True`` and set answers with the wrong token to `None`). The score summarizes each task too
+(`Score.by_task`; ``"E/accuracy@0.05"`` and the like in its metrics), as the reference reports per-task accuracy.
 """
 
 from __future__ import annotations

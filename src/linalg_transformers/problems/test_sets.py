@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..encodings import get_encoding
+from ..scoring import TOLERANCES, Score
 from ..verification import shape_groups
 from .base import BaseProblem, ProblemBatch, _pack
 from .registry import get_problem
@@ -239,8 +240,8 @@ def rounding_ceiling(
     output_encoding: str = "P1000",
     size: int = 10_000,
     seed: int | None = None,
-    tolerances: tuple[float, ...] = (0.05, 0.02, 0.01, 0.005),
-) -> dict[str, float]:
+    tolerances: tuple[float, ...] = TOLERANCES,
+) -> Score:
     """The best accuracy a model writing three significant digits can reach on the test set.
 
     See docs/problems.md#ceilings.
@@ -249,10 +250,10 @@ def rounding_ceiling(
     rounded by the input encoding (what the model sees).
 
     Returns:
-        The accuracy table (`BaseProblem.accuracy`) of those rounded solutions.
+        `Score`: the score (`BaseProblem.score`) of those rounded solutions, e.g. ``.accuracy[0.05]``.
     """
     problem = get_problem(problem)
     data = test_set(problem, size=size, seed=seed)
     seen = round_matrices(data.inputs, input_encoding)
     answers = round_matrices(data.targets, output_encoding)
-    return problem.accuracy(seen, answers, tolerances=tolerances, tasks=data.tasks)
+    return problem.score(seen, answers, tasks=data.tasks, tolerances=tolerances)

@@ -11,7 +11,8 @@ import evaluate
 import numpy as np
 
 import linalg_transformers
-from linalg_transformers.problems import TOLERANCES, get_problem
+from linalg_transformers.problems import get_problem
+from linalg_transformers.scoring import TOLERANCES
 
 _CITATION = """\
 @article{charton2022linear,
@@ -172,13 +173,12 @@ class MatrixAccuracy(evaluate.Metric):
             seen, _ = _decode(inputs, input_encoding or encoding, task_tokens)
             if any(m is None for m in seen):
                 raise ValueError("every input must be a matrix (or a well-formed token string)")
-            errors, ok = prob.score(seen, preds, tasks, prediction_tasks)
+            score = prob.score(seen, preds, tasks, prediction_tasks, tolerances=tuple(tolerances))
         else:
             if prob.verifies_property:
                 raise ValueError(f"problem {prob.name!r} checks a property of the input: pass inputs=[...]")
             if any(r is None for r in refs):
                 raise ValueError("without inputs, every reference must be a matrix (or a well-formed token string)")
-            errors, ok = prob.score_targets(
-                [np.asarray(r, dtype=np.float64) for r in refs], preds, tasks, prediction_tasks
-            )
-        return prob.table(errors, ok, tuple(tolerances), tasks)
+            targets = [np.asarray(r, dtype=np.float64) for r in refs]
+            score = prob.score_targets(targets, preds, tasks, prediction_tasks, tolerances=tuple(tolerances))
+        return score.metrics()

@@ -1,9 +1,11 @@
-"""The ``linalg-transformers`` command.
+"""The ``linalg-transformers`` command: every subcommand, above the library it drives.
 
-Each group of subcommands lives next to the code it drives and registers itself on the parser through one function
-taking the argparse ``subparsers`` object (e.g. `linalg_transformers.hub.commands.add_hub_commands`). A subcommand sets
-``func`` (a function of the parsed namespace returning the exit code) with ``set_defaults``. To add a group, append
-its registration function to `COMMAND_GROUPS`.
+One module per group of subcommands, each with one registration function taking the argparse ``subparsers``
+object: ``pipelines.py`` (``solve``), ``problems.py`` (``generate``, and the problem options as flags that
+``evaluate`` shares), ``evaluate.py`` (``evaluate``) and ``hub.py`` (``publish``, ``publish-metric``,
+``install-checkpoints``); ``help.py`` formats their help. A subcommand sets ``func`` (a function of the parsed
+namespace returning the exit code) with ``set_defaults``. To add a group, append its registration function to
+`COMMAND_GROUPS`. Imports point one way: these modules use the library, and no library module imports them.
 """
 
 from __future__ import annotations
@@ -14,19 +16,19 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from .cli_help import HelpFormatter
-from .evaluation import add_evaluate_command
-from .hub.commands import add_hub_commands
-from .pipeline_commands import SOLVE_EXAMPLES, add_pipeline_commands
-from .problems.commands import add_generate_command
+from .evaluate import add_evaluate_command
+from .help import HelpFormatter
+from .hub import add_hub_commands
+from .pipelines import SOLVE_EXAMPLES, add_pipeline_commands
+from .problems import add_generate_command
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "main"]
 
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_pipeline_commands,  # solve (pipeline_commands.py)
-    add_generate_command,  # generate (problems/commands.py)
-    add_evaluate_command,  # evaluate (evaluation.py)
-    add_hub_commands,  # publish, publish-metric, install-checkpoints (hub/commands.py)
+    add_pipeline_commands,  # solve (pipelines.py)
+    add_generate_command,  # generate (problems.py)
+    add_evaluate_command,  # evaluate (evaluate.py)
+    add_hub_commands,  # publish, publish-metric, install-checkpoints (hub.py)
 ]
 """Registration functions of the subcommand groups, in the order they appear in ``--help`` (everyday jobs first)."""
 
@@ -74,7 +76,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         parser.exit(2, f"{parser.prog} {args.command}: error: {err}\n")
     return 0  # pragma: no cover (parser.exit raises SystemExit)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

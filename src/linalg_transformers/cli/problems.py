@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..cli_help import HelpFormatter
 from ..encodings import available_encodings
-from .base import BaseProblem
-from .distributions import available_eigen_distributions
-from .registry import available_problems, get_problem, problem_class
-from .test_sets import DEFAULT_TEST_SEED, dataset_format, test_set, to_dataset, write_dataset
+from ..problems.base import BaseProblem
+from ..problems.distributions import available_eigen_distributions
+from ..problems.registry import available_problems, get_problem, problem_class
+from ..problems.test_sets import DEFAULT_TEST_SEED, dataset_format, test_set, to_dataset, write_dataset
+from .help import HelpFormatter
 
 __all__ = [
     "add_generate_command",

@@ -7,7 +7,8 @@ linalg-transformers solve --task matrix-eigen [--model ID_OR_DIR] [MATRIX | --fi
 MATRIX is a JSON nested list (``'[[2, 1], [1, 2]]'``), ``-`` reads that JSON from stdin, and ``--file`` reads a
 ``.npy`` file (a 2-D array is one matrix, a 3-D array a batch). A JSON list of matrices is a batch too. The output is
 the answer alone: transformers' messages and loading bars (and the pipeline's progress bar) only with ``--verbose``.
-Kept apart from `pipeline_matrix` so that the module shipped with models as remote code holds no command-line code.
+Kept apart from `linalg_transformers.pipeline_matrix` so that the module shipped with models as remote code holds no
+command-line code.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .pipeline_matrix import DEFAULT_MODELS, DEFAULT_RERANK_BEAMS, PIPELINES
+from ..pipeline_matrix import DEFAULT_MODELS, DEFAULT_RERANK_BEAMS, PIPELINES
+from .help import HelpFormatter
 
 __all__ = ["SOLVE_EXAMPLES", "add_pipeline_commands", "read_matrix", "solve"]
 
@@ -41,8 +43,6 @@ SOLVE_EXAMPLES = (
 
 def add_pipeline_commands(subparsers: Any) -> None:
     """Register ``solve`` on an argparse subparsers object."""
-    from .cli_help import HelpFormatter
-
     defaults = ", ".join(f"{task}: {model}" for task, model in DEFAULT_MODELS.items())
     examples = "\n".join(f"  {e}" for e in SOLVE_EXAMPLES)
     p = subparsers.add_parser(

@@ -1,7 +1,7 @@
 """The ``publish``, ``publish-metric`` and ``install-checkpoints`` subcommands of ``linalg-transformers``.
 
 `add_hub_commands` registers them on the command line's subparsers (`linalg_transformers.cli.COMMAND_GROUPS`); each
-handler turns the parsed arguments into one call of the library (`publish_model`, `publish_metric`,
+handler turns the parsed arguments into one call of `linalg_transformers.hub` (`publish_model`, `publish_metric`,
 `install_checkpoints`) and prints what it wrote.
 """
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 
-from .cache import install_checkpoints
-from .layout import DEFAULT_METRIC_REPO, project_path
-from .push import PublishResult, publish_metric, publish_model
-from .space import PACKAGE_REQUIREMENT
-from .weights import DEFAULT_RELEASE_DTYPE, RELEASE_DTYPES
+from ..hub.cache import install_checkpoints
+from ..hub.layout import DEFAULT_METRIC_REPO, project_path
+from ..hub.push import PublishResult, publish_metric, publish_model
+from ..hub.space import PACKAGE_REQUIREMENT
+from ..hub.weights import DEFAULT_RELEASE_DTYPE, RELEASE_DTYPES
 
 __all__ = ["add_hub_commands"]
 
