@@ -351,7 +351,6 @@ class MatrixSeq2SeqTrainer(Seq2SeqTrainer):
     ) -> torch.optim.lr_scheduler.LRScheduler:
         if self.time_budget is None or self.lr_scheduler is not None:
             return super().create_scheduler(num_training_steps, optimizer)
-        self.time_budget.warmup_steps = self.args.get_warmup_steps(num_training_steps)
         self.lr_scheduler = self.time_budget.scheduler(optimizer if optimizer is not None else self.optimizer)
         self._created_lr_scheduler = True
         return self.lr_scheduler
@@ -403,6 +402,7 @@ def build_time_budget(args: MatrixTrainingArguments) -> TimeBudgetSchedule | Non
         return None
     return TimeBudgetSchedule(
         args.time_budget_s,
+        warmup_steps=args.get_warmup_steps(args.max_steps),
         decay_fraction=args.time_budget_decay_fraction,
         min_lr_ratio=args.time_budget_min_lr_ratio,
     )
