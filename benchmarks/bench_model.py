@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from collections.abc import Callable
 from functools import partial
 
 import numpy as np
 import torch
 
 from linalg_transformers.configuration_matrix_seq2seq import MatrixSeq2SeqConfig
-from linalg_transformers.hardware import matmul_flops, tune_malloc
+from linalg_transformers.hardware import best_time, matmul_flops, tune_malloc
 from linalg_transformers.modeling_matrix_seq2seq import MatrixSeq2SeqForConditionalGeneration
 
 SRC_LEN = 28  # 5x5 FP15 input: V5 V5 + 25 numbers, plus EOS
@@ -40,18 +38,6 @@ FP15_TGT_LEN = 8  # 5 eigenvalues in FP15 (V5 V1 + 5 tokens), plus EOS
 VOCAB_INPUT = 30_420  # FP15 input + P1000 output vocabulary
 VOCAB_OUTPUT_P1000 = 1_320
 VOCAB_FP15 = 29_130  # FP15 in and out (the paper's eigenvalue runs)
-
-
-def best_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Fastest of `repeats` timed calls (the minimum is the least disturbed by other work on the machine)."""
-    for _ in range(warmup):
-        fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def forward_flops(config: MatrixSeq2SeqConfig, src_len: int, tgt_len: int) -> float:

@@ -1,25 +1,37 @@
-"""Training throughput with the real data pipeline: examples/s, tokens/s, share of bf16 matmul peak, data wait.
+"""Training throughput with the real data pipeline, and the gain of the package's training step over a plain loop.
 
-Usage: python benchmarks/bench_training.py [--steps 12] [--quick]
+Usage: python benchmarks/bench_training.py [--steps 8] [--quick] [--no-trainer]
 
-For each configuration (the paper's 5x5 eigenvalue model: FP15 in and out, 512-d, 6/1 layers, batch 64; and the
-CPU-sized release model: FP15 in, P1000 out, 256-d, 4/1 layers, batch 128) and each precision (fp32, bf16 autocast),
-runs optimizer steps on batches from `ProblemStream` through a `DataLoader` and `MatrixDataCollator`, exactly as
-`training/train.py` does, and reports:
+For three configurations (the paper's 5x5 eigenvalue model: FP15 in and out, 512-d, 6/1 layers, batch 64; the
+eigen-p1000 release model: FP15 in, P1000 out, 256-d, 4/1 layers, batch 64; the main job's demo model: 5x5
+transposition, P1000, 128-d, 1/1 layers, batch 64), runs optimizer steps on batches from `ProblemStream` through a
+`DataLoader` and `MatrixDataCollator`, exactly as `training/train.py` feeds them, in four ways:
 
-* examples/s and tokens/s (input + label tokens);
-* achieved model FLOP/s (6 x parameters used per token, embeddings excluded but the output layer included) as a share
-  of this CPU's measured 2048^3 bf16 matmul peak (and the fp32 peak);
-* the share of each step spent waiting for the next batch (target: under 5%).
+* **plain**: what a plain eager PyTorch loop gets by default: fp32, torch's fused attention kernel (SDPA), and
+  `torch.optim.AdamW` with its CPU default (one tensor at a time);
+* **fp32 / bf16 x sdpa / eager**, with the fused AdamW `training/train.py` uses (the Trainer's ``adamw_torch_fused``);
+* **package**: the precision and attention kernel `training/train.py` chooses on this machine (``mixed_precision:
+  auto`` and ``attention: auto``, `linalg_transformers.hardware`).
 
-The reference code's own trainer runs the paper's eigenvalue configuration at about 47 examples/s on two cores
-(measured on a Xeon with AMX; docs/training.md#throughput).
+It prints examples/s, tokens/s, achieved FLOP/s as a share of this CPU's measured 2048^3 bf16 and fp32 matmul peaks,
+the share of each step spent waiting for data, and the ratios: package / plain, and for the paper's configuration
+package / the reference trainer (LAWT's own `train.py` on the same configuration: 37 to 47 examples/s in fp32,
+measured on a two-core Xeon with AMX, 2026-12-01; docs/training.md#throughput). Unless ``--no-trainer``, it also
+runs `training/train.py` itself on the demo config for 150 steps and prints the Trainer's examples/s next to the plain
+loop's, so that the whole training path (Trainer, callbacks, logging) is measured, not only the step.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
@@ -27,13 +39,51 @@ from torch.utils.data import DataLoader
 import linalg_transformers  # noqa: F401
 from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer
 from linalg_transformers.data import MatrixDataCollator, ProblemStream
-from linalg_transformers.hardware import matmul_flops, tune_malloc
+from linalg_transformers.hardware import default_attention, default_mixed_precision, matmul_flops, tune_malloc
 from linalg_transformers.problems import get_problem
 
-CONFIGS = {
-    "paper eigenvalues (FP15->FP15, 512-d 6/1, batch 64)": ("FP15", "FP15", 512, 6, 64),
-    "release eigen-p1000 (FP15->P1000, 256-d 4/1, batch 128)": ("FP15", "P1000", 256, 4, 128),
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_EXAMPLES_PER_S = (37.0, 47.0)
+"""LAWT's own trainer on the paper's eigenvalue configuration, fp32, two cores of a Xeon with AMX (2026-12-01)."""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One benchmarked model and batch.
+
+    Attributes:
+        name (`str`): Row label.
+        problem (`str`): Problem name (5x5).
+        input_encoding (`str`), output_encoding (`str`): The tokenizer's encodings.
+        d_model (`int`), encoder_layers (`int`), decoder_layers (`int`), heads (`int`): The model's shape.
+        batch (`int`): Examples per step.
+    """
+
+    name: str
+    problem: str
+    input_encoding: str
+    output_encoding: str
+    d_model: int
+    encoder_layers: int
+    decoder_layers: int
+    heads: int
+    batch: int
+
+
+SETUPS = (
+    Setup("paper eigenvalues (FP15->FP15, 512-d 6/1, batch 64)", "eigenvalues", "FP15", "FP15", 512, 6, 1, 8, 64),
+    Setup("release eigen-p1000 (FP15->P1000, 256-d 4/1, batch 64)", "eigenvalues", "FP15", "P1000", 256, 4, 1, 8, 64),
+    Setup("demo transposition (P1000, 128-d 1/1, batch 64)", "transpose", "P1000", "P1000", 128, 1, 1, 4, 64),
+)
+
+WAYS = {
+    "plain": ("no", "sdpa", "default"),
+    "fp32 sdpa": ("no", "sdpa", "fused"),
+    "fp32 eager": ("no", "eager", "fused"),
+    "bf16 sdpa": ("bf16", "sdpa", "fused"),
+    "bf16 eager": ("bf16", "eager", "fused"),
 }
+"""Way name -> (precision, attention kernel, AdamW variant)."""
 
 
 def flops_per_example(model: MatrixSeq2SeqForConditionalGeneration, in_len: int, out_len: int) -> float:
@@ -45,22 +95,27 @@ def flops_per_example(model: MatrixSeq2SeqForConditionalGeneration, in_len: int,
     return 6.0 * (enc * in_len + (dec + head) * out_len)
 
 
-def run(name: str, spec: tuple, precision: str, steps: int) -> dict[str, float]:
-    enc_in, enc_out, width, layers, batch = spec
-    tok = MatrixTokenizer(input_encoding=enc_in, output_encoding=enc_out)
-    problem = get_problem("eigenvalues", dim=5)
+def run(setup: Setup, precision: str, attention: str, adamw: str, steps: int) -> dict[str, float]:
+    """Examples/s, tokens/s, FLOP/s and data-wait share of `steps` optimizer steps (after two warm-up steps)."""
+    tok = MatrixTokenizer(input_encoding=setup.input_encoding, output_encoding=setup.output_encoding)
+    problem = get_problem(setup.problem, dim=5)
     config = MatrixSeq2SeqConfig(
         vocab_size=tok.vocab_size,
         decoder_vocab_size=tok.output_vocab_size,
-        d_model=width,
-        encoder_layers=layers,
-        decoder_layers=1,
-        max_position_embeddings=64,
+        d_model=setup.d_model,
+        encoder_layers=setup.encoder_layers,
+        decoder_layers=setup.decoder_layers,
+        encoder_attention_heads=setup.heads,
+        decoder_attention_heads=setup.heads,
+        normalize_before=True,
+        max_position_embeddings=128,
     )
+    torch.manual_seed(0)
     model = MatrixSeq2SeqForConditionalGeneration(config).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    model.set_attn_implementation(attention)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, **({"fused": True} if adamw == "fused" else {}))
     loader = DataLoader(
-        ProblemStream(problem, tok, seed=0, chunk_size=4096), batch_size=batch, collate_fn=MatrixDataCollator(2)
+        ProblemStream(problem, tok, seed=0, chunk_size=4096), batch_size=setup.batch, collate_fn=MatrixDataCollator(2)
     )
     it = iter(loader)
     wait = compute = 0.0
@@ -82,35 +137,80 @@ def run(name: str, spec: tuple, precision: str, steps: int) -> dict[str, float]:
     total = wait + compute
     in_len, out_len = data["input_ids"].shape[1], data["labels"].shape[1]
     return {
-        "examples/s": steps * batch / total,
+        "examples/s": steps * setup.batch / total,
         "tokens/s": tokens / total,
-        "flop/s": flops_per_example(model, in_len, out_len) * steps * batch / total,
+        "flop/s": flops_per_example(model, in_len, out_len) * steps * setup.batch / total,
         "data wait": wait / total,
     }
 
 
+def trainer_examples_per_second(steps: int = 150) -> float:
+    """`training/train.py` on the demo config for `steps` steps (no evaluation, no checkpoints): the Trainer's rate."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, str(ROOT / "training" / "train.py"), "--config", "training/configs/demo.yaml"]
+        cmd += ["--max_steps", str(steps), "--eval_strategy", "no", "--save_strategy", "no", "--output_dir", out]
+        cmd += ["--final_eval_size", "100", "--logging_steps", str(steps)]
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        rows = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return next(r["train_samples_per_second"] for r in rows if "train_samples_per_second" in r)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--quick", action="store_true", help="release configuration only, 6 steps")
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="the release configuration only, 4 steps, no trainer")
+    parser.add_argument("--no-trainer", action="store_true", help="skip the training/train.py run of the demo")
     args = parser.parse_args()
-    steps = 6 if args.quick else args.steps
+    steps = 4 if args.quick else args.steps
     tuned = tune_malloc()  # as training/train.py does
     bf16_peak, fp32_peak = matmul_flops(torch.bfloat16), matmul_flops(torch.float32)
-    print(f"torch threads: {torch.get_num_threads()}, malloc tuning {'on' if tuned else 'off'}")
-    print(f"measured 2048^3 matmul peak: bf16 {bf16_peak / 1e12:.3f} TFLOP/s, fp32 {fp32_peak / 1e12:.3f} TFLOP/s\n")
-    print("| configuration | precision | examples/s | tokens/s | TFLOP/s | % bf16 peak | % fp32 peak | data wait |")
+    precision = default_mixed_precision()
+    attention = default_attention(precision)
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    print(f"CPU: {cpu}; torch threads: {torch.get_num_threads()}, malloc tuning {'on' if tuned else 'off'}")
+    print(f"measured 2048^3 matmul peak: bf16 {bf16_peak / 1e12:.3f} TFLOP/s, fp32 {fp32_peak / 1e12:.3f} TFLOP/s")
+    print(f"package choice here: precision {precision}, attention {attention}\n")
+    print("| configuration | way | examples/s | tokens/s | TFLOP/s | % bf16 peak | % fp32 peak | data wait |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    configs = dict(list(CONFIGS.items())[1:]) if args.quick else CONFIGS
-    for name, spec in configs.items():
-        for precision in ("fp32", "bf16"):
-            r = run(name, spec, precision, steps)
+    setups = SETUPS[1:2] if args.quick else SETUPS
+    package_way = f"{'bf16' if precision == 'bf16' else 'fp32'} {attention}"
+    ratios = []
+    plain_demo = None
+    for setup in setups:
+        speeds = {}
+        for way, (prec, attn, adamw) in WAYS.items():
+            r = run(setup, prec, attn, adamw, steps)
+            speeds[way] = r["examples/s"]
+            label = f"{way} (package)" if way == package_way else way
             print(
-                f"| {name} | {precision} | {r['examples/s']:.0f} | {r['tokens/s']:,.0f} | {r['flop/s'] / 1e12:.3f} "
+                f"| {setup.name} | {label} | {r['examples/s']:.0f} | {r['tokens/s']:,.0f} | {r['flop/s'] / 1e12:.3f} "
                 f"| {100 * r['flop/s'] / bf16_peak:.0f}% | {100 * r['flop/s'] / fp32_peak:.0f}% "
                 f"| {100 * r['data wait']:.1f}% |",
                 flush=True,
             )
+        ratio = f"{setup.name}: package / plain = {speeds[package_way] / speeds['plain']:.2f}x"
+        if setup.problem == "eigenvalues" and setup.output_encoding == "FP15":
+            low, high = REFERENCE_EXAMPLES_PER_S
+            ours = speeds[package_way]
+            ratio += f"; package / reference trainer = {ours / high:.2f}x to {ours / low:.2f}x"
+        ratios.append(ratio)
+        if setup.problem == "transpose":
+            plain_demo = speeds["plain"]
+    print("\n" + "\n".join(ratios))
+    if plain_demo is not None and not args.no_trainer:
+        trainer = trainer_examples_per_second()
+        print(
+            f"training/train.py on the demo config (150 steps, Trainer and all, warm-up included): {trainer:.0f} "
+            f"examples/s = {trainer / plain_demo:.2f}x the plain loop"
+        )
 
 
 if __name__ == "__main__":

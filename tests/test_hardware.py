@@ -50,3 +50,59 @@ def test_tune_malloc_is_accepted_by_glibc():
     assert isinstance(result, bool)
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         assert result
+
+
+def test_attention_seconds_times_both_kernels_and_rejects_others():
+    shape = (2, 2, 4, 8)
+    for implementation in ("sdpa", "eager"):
+        for precision in ("bf16", "no"):
+            assert hardware.attention_seconds(implementation, precision, shape, repeats=1) > 0
+    with pytest.raises(ValueError, match="implementation must be 'sdpa' or 'eager'"):
+        hardware.attention_seconds("flash", "no", shape)
+
+
+@pytest.mark.parametrize(
+    ("eager_s", "sdpa_s", "expected"),
+    [
+        (0.008, 0.058, "eager"),  # bf16 on the AMX Xeon of 2026-12-02: SDPA's backward was 7x slower
+        (0.0086, 0.0089, "sdpa"),  # fp32 there: a tie keeps the transformers default
+        (0.02, 0.01, "sdpa"),
+    ],
+)
+def test_attention_choice_follows_the_measurement(monkeypatch, eager_s, sdpa_s, expected):
+    hardware.default_attention.cache_clear()
+    seconds = {"eager": eager_s, "sdpa": sdpa_s}
+    calls = []
+
+    def fake(implementation, precision, shape=None, repeats=3):
+        calls.append((implementation, precision))
+        return seconds[implementation]
+
+    monkeypatch.setattr(hardware, "attention_seconds", fake)
+    monkeypatch.setattr(hardware.torch.cuda, "is_available", lambda: False)
+    try:
+        assert hardware.default_attention("bf16") == expected
+        assert {p for _, p in calls} == {"bf16"}
+        assert hardware.default_attention("fp16") == expected  # fp16 on a CPU is timed as fp32
+        assert calls[-1][1] == "no"
+        monkeypatch.setattr(hardware.torch.cuda, "is_available", lambda: True)
+        hardware.default_attention.cache_clear()
+        assert hardware.default_attention("bf16") == "sdpa"  # CUDA: the fused kernels, untimed
+    finally:
+        hardware.default_attention.cache_clear()
+
+
+def test_the_training_benchmark_runs_every_way_on_a_tiny_model():
+    import sys
+    from pathlib import Path
+
+    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    sys.path.insert(0, benchmarks)
+    try:
+        import bench_training
+    finally:
+        sys.path.remove(benchmarks)
+    tiny = bench_training.Setup("tiny", "transpose", "P10", "P10", 16, 1, 1, 2, 4)
+    for precision, attention, adamw in bench_training.WAYS.values():
+        result = bench_training.run(tiny, precision, attention, adamw, steps=1)
+        assert result["examples/s"] > 0 and 0.0 <= result["data wait"] < 1.0

@@ -61,6 +61,14 @@ def test_arguments_from_yaml_with_overrides(tmp_path):
         train.parse_arguments(["--config", str(bad)])
     with pytest.raises(ValueError, match="mixed_precision"):
         train.parse_arguments(["--config", str(SMOKE), "--mixed_precision", "fp8"])
+    with pytest.raises(ValueError, match="attention must be auto, sdpa or eager"):
+        train.parse_arguments(["--config", str(SMOKE), "--attention", "flash"])
+
+
+def test_attention_auto_resolves_to_a_kernel_and_explicit_choices_stay(monkeypatch):
+    monkeypatch.setattr(train, "default_attention", lambda precision: "eager")
+    assert train.parse_arguments(["--config", str(SMOKE)]).attention == "eager"
+    assert train.parse_arguments(["--config", str(SMOKE), "--attention", "sdpa"]).attention == "sdpa"
 
 
 @pytest.mark.parametrize(
@@ -137,6 +145,9 @@ def test_smoke_training_one_process(tmp_path):
     tok = AutoTokenizer.from_pretrained(tmp_path)
     assert model.can_generate() and isinstance(tok, MatrixTokenizer)
     assert model.config.training_problem["name"] == "eigenvalues"
+    # The attention kernel chosen for training is recorded, but not saved into the model: it loads with the default.
+    assert yaml.safe_load((tmp_path / "training_args.yaml").read_text())["attention"] in ("sdpa", "eager")
+    assert "attn_implementation" not in (tmp_path / "config.json").read_text()
 
 
 @pytest.mark.slow

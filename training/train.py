@@ -59,7 +59,7 @@ from linalg_transformers.data import (
     tokenize_examples,
 )
 from linalg_transformers.evaluation import distribution_variants, evaluate_test_sets, json_safe
-from linalg_transformers.hardware import default_mixed_precision, tune_malloc
+from linalg_transformers.hardware import default_attention, default_mixed_precision, tune_malloc
 from linalg_transformers.number_loss import LOSS_KINDS, NumberTokenLoss
 from linalg_transformers.numeric_init import apply_numeric_init
 from linalg_transformers.problems import BaseProblem, get_problem, test_set
@@ -127,6 +127,10 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
     )
     resume: bool = field(default=True, metadata={"help": "Resume from the last complete checkpoint in output_dir."})
     mixed_precision: str = field(default="auto", metadata={"help": "auto, bf16, fp16 or no (auto: see hardware.py)."})
+    attention: str = field(
+        default="auto",
+        metadata={"help": "Attention kernel for training: auto, sdpa or eager (auto: measured, hardware.py)."},
+    )
     malloc_tuning: bool = field(
         default=True,
         metadata={"help": "Keep freed memory in the process (glibc; hardware.tune_malloc): fewer page faults."},
@@ -188,6 +192,10 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
             )
         precision = default_mixed_precision() if self.mixed_precision == "auto" else self.mixed_precision
         self.bf16, self.fp16 = precision == "bf16", precision == "fp16"
+        if self.attention not in ("auto", "sdpa", "eager"):
+            raise ValueError(f"attention must be auto, sdpa or eager; got {self.attention!r}")
+        if self.attention == "auto":
+            self.attention = default_attention(precision)
         if self.output_dir is None:
             raise ValueError("output_dir is required (in the YAML file or as --output_dir)")
         if not torch.cuda.is_available():  # without it, processes started by accelerate/torchrun on CPU run unaware
@@ -542,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     problem = get_problem(args.problem, **problem_options(args))
     tokenizer = MatrixTokenizer(input_encoding=args.input_encoding, output_encoding=args.output_encoding)
     model = build_model(args, tokenizer, problem)
+    model.set_attn_implementation(args.attention)
     # Tied weights (the output layer is the decoder embedding) are not stored in checkpoints; listing them here lets
     # the Trainer re-tie them on resume instead of warning about "missing keys ... ['lm_head.weight']".
     model._keys_to_ignore_on_save = set(model.all_tied_weights_keys)
@@ -604,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.info(
             f"{problem.name}: {args.input_encoding} -> {args.output_encoding}, "
             f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
-            f"mixed precision: {'bf16' if args.bf16 else 'fp16' if args.fp16 else 'no'}"
+            f"mixed precision: {'bf16' if args.bf16 else 'fp16' if args.fp16 else 'no'}, attention: {args.attention}"
         )
 
     trainer = MatrixSeq2SeqTrainer(

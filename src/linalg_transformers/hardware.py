@@ -1,4 +1,4 @@
-"""What the machine can do fast: the mixed-precision choice for training and inference.
+"""What the machine can do fast: the mixed-precision and attention-kernel choices for training.
 
 On CPUs the CPU flags do not decide whether bf16 pays off, so we measure it. Figures from this project's machines
 (2048^3 matmul on two cores, `benchmarks/bench_training.py` prints both):
@@ -9,6 +9,11 @@ On CPUs the CPU flags do not decide whether bf16 pays off, so we measure it. Fig
 
 `cpu_bf16_is_faster` times a matmul of the size of a small model's layers once per process (about 0.1 s), and the
 CPU default is bf16 only where it won by a clear margin.
+
+The attention kernel is measured too (`default_attention`): on an AMX Xeon (2026-12-02, one thread), torch's fused
+SDPA kernel spent 35% of a bf16 training step of the 256-d 4/1 eigenvalue model in its backward pass (50 ms a call
+for 27-token sequences), and the plain matmul-softmax attention trained the model at 273 examples/s against 123
+(`benchmarks/bench_training.py` prints both).
 """
 
 from __future__ import annotations
@@ -16,11 +21,22 @@ from __future__ import annotations
 import ctypes
 import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-__all__ = ["cpu_has_amx", "cpu_bf16_is_faster", "default_mixed_precision", "matmul_flops", "tune_malloc"]
+__all__ = [
+    "ATTENTION_PROBE_SHAPE",
+    "attention_seconds",
+    "best_time",
+    "cpu_bf16_is_faster",
+    "cpu_has_amx",
+    "default_attention",
+    "default_mixed_precision",
+    "matmul_flops",
+    "tune_malloc",
+]
 
 BF16_MARGIN = 1.2
 """bf16 must be this many times faster than fp32 to become the CPU default (a near tie stays fp32: exact and safe)."""
@@ -33,6 +49,29 @@ def cpu_has_amx() -> bool:
         return "amx_bf16" in Path("/proc/cpuinfo").read_text().split()
     except OSError:
         return False
+
+
+def best_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Fastest of `repeats` timed calls of `fn`, after `warmup` untimed ones.
+
+    The minimum is the time least disturbed by other work on the machine.
+
+    Args:
+        fn (`Callable[[], object]`): What to time.
+        repeats (`int`): Timed calls.
+        warmup (`int`, *optional*, defaults to 1): Untimed calls first.
+
+    Returns:
+        `float`: seconds.
+    """
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def matmul_flops(dtype: torch.dtype, shape: tuple[int, int, int] = (2048, 2048, 2048), repeats: int = 5) -> float:
@@ -48,13 +87,7 @@ def matmul_flops(dtype: torch.dtype, shape: tuple[int, int, int] = (2048, 2048, 
     """
     m, k, n = shape
     a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * m * k * n / best
+    return 2.0 * m * k * n / best_time(lambda: a @ b, repeats)
 
 
 @functools.cache
@@ -79,6 +112,59 @@ def default_mixed_precision() -> str:
     return "bf16" if cpu_bf16_is_faster() else "no"
 
 
+ATTENTION_PROBE_SHAPE = (64, 8, 32, 32)
+"""`(B, H, T, Dh)` of the attention timed by `default_attention`: a batch of 64 short sequences, 8 heads of 32."""
+
+
+def attention_seconds(
+    implementation: str, precision: str, shape: tuple[int, int, int, int] = ATTENTION_PROBE_SHAPE, repeats: int = 3
+) -> float:
+    """Best time of one attention forward and backward on the CPU, as a training step runs it.
+
+    Args:
+        implementation (`str`): ``"sdpa"`` (`torch.nn.functional.scaled_dot_product_attention`) or ``"eager"``
+            (matmul, float32 softmax, matmul: the model's `eager_attention_forward`).
+        precision (`str`): ``"bf16"`` (under CPU autocast) or ``"no"`` (fp32).
+        shape (`tuple[int, int, int, int]`, *optional*): `(B, H, T, Dh)` of the queries, keys and values.
+        repeats (`int`, *optional*, defaults to 3): Timed repetitions, after one warm-up.
+
+    Returns:
+        `float`: seconds (best of `repeats`).
+    """
+    if implementation not in ("sdpa", "eager"):
+        raise ValueError(f"implementation must be 'sdpa' or 'eager'; got {implementation!r}")
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(shape, generator=generator, requires_grad=True) for _ in range(3))
+    scale = shape[-1] ** -0.5
+
+    def step() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            if implementation == "sdpa":
+                out = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+            else:
+                probs = (torch.matmul(q, k.transpose(2, 3)).float() * scale).softmax(dim=-1)
+                out = torch.matmul(probs.to(v.dtype), v)
+        out.float().sum().backward()
+
+    return best_time(step, repeats)
+
+
+@functools.cache
+def default_attention(precision: str) -> str:
+    """The attention kernel for training: ``"sdpa"`` on CUDA, on the CPU whichever `attention_seconds` measured faster.
+
+    Args:
+        precision (`str`): The training precision (``"bf16"``, ``"fp16"`` or ``"no"``).
+
+    Returns:
+        `str`: ``"sdpa"`` or ``"eager"`` (a tie within 10% stays ``"sdpa"``, the transformers default).
+    """
+    if torch.cuda.is_available():
+        return "sdpa"
+    probe = "bf16" if precision == "bf16" else "no"
+    return "eager" if 1.1 * attention_seconds("eager", probe) < attention_seconds("sdpa", probe) else "sdpa"
+
+
 def tune_malloc() -> bool:
     """Keep freed memory in the process (glibc): large tensors then reuse warm pages instead of page-faulting.
 
@@ -86,19 +172,23 @@ def tune_malloc() -> bool:
     pages fault in on first touch, then go back to the kernel when freed: a CPU training step pays that for every
     large tensor. This sets ``M_MMAP_THRESHOLD`` to its maximum (32 MiB), ``M_TRIM_THRESHOLD`` to 2 GiB and
     ``M_TOP_PAD`` to 256 MiB, the same as the environment variables ``MALLOC_MMAP_THRESHOLD_=33554432
-    MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_TOP_PAD_=268435456``. Call it once, early. Measured on the demo run
-    (5x5 transposition, one thread): 50 steps in 17 s instead of 21 s.
+    MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_TOP_PAD_=268435456``, and ``M_MMAP_MAX`` to 0, so that tensors above
+    32 MiB (the 29k-token embedding gradients and logits of the paper's FP15-output models) also come from the heap
+    instead of a fresh ``mmap`` each. Call it once, early. Measured on the demo run (5x5 transposition, one thread):
+    50 steps in 17 s instead of 21 s; on a two-core AMX Xeon (2026-12-02, one thread), ``x + 1`` on a 57 MiB tensor
+    took 25 ms with the first three settings and 7 ms with ``M_MMAP_MAX`` 0 as well (3 ms for 31 MiB either way).
 
     Returns:
-        `bool`: whether glibc accepted the three settings (`False` where the C library is not glibc).
+        `bool`: whether glibc accepted the four settings (`False` where the C library is not glibc).
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    m_trim_threshold, m_top_pad, m_mmap_threshold, m_mmap_max = -1, -2, -3, -4
     ok = mallopt(m_mmap_threshold, 32 << 20) == 1
+    ok &= mallopt(m_mmap_max, 0) == 1
     ok &= mallopt(m_trim_threshold, (1 << 31) - 1) == 1
     ok &= mallopt(m_top_pad, 256 << 20) == 1
     return bool(ok)

@@ -100,8 +100,9 @@ def _check_ids(ids: torch.Tensor | None, limit: int, name: str, allow_ignore: bo
     """Raise `ValueError` if `ids` has an id outside `[0, limit)` (-100 is allowed when `allow_ignore`).
 
     An embedding lookup out of range fails with an opaque IndexError; a wrong `decoder_vocab_size` is the usual cause.
+    Skipped under `torch.compile`, where reading the values back would break the graph at every call.
     """
-    if ids is None:
+    if ids is None or torch.compiler.is_compiling():
         return
     values = ids[ids != -100] if allow_ignore else ids
     if values.numel() and (int(values.min()) < 0 or int(values.max()) >= limit):
