@@ -126,7 +126,7 @@ ARMS: dict[str, Arm] = {
         Arm("deep-narrow", "deeper and narrower: 128-d, 8/1 layers, 4 heads", _DEEP_NARROW),
         Arm("batch64-repeat10k", "the two best levers: batch 64 and repeated examples", _BATCH64 | _REPEAT10K),
         Arm("matvec-base", "5x5 matrix-vector products (256-d 2/2), today's best recipe", _MATVEC, MATVEC_CONFIG),
-        Arm("matvec-batch64", "5x5 matrix-vector products, the best arm: batch 64", _MATVEC | _BATCH64, MATVEC_CONFIG),
+        Arm("matvec-batch32", "5x5 matrix-vector products, the best arm: batch 32", _MATVEC | _BATCH32, MATVEC_CONFIG),
     )
 }
 """The arms, by name: the issue's list, the best combination, and the second problem's pair."""

@@ -595,3 +595,43 @@ def test_the_recipes_page_examples_run():
     finally:
         os.chdir(cwd)
     assert runner.failures == 0, f"{runner.failures} docs/recipes.md examples failed (run pytest -s to see them)"
+
+
+# ------------------------------------------------------------------------------------------- the recipe A/B
+def _recipe_arms():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import recipe_arms
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return recipe_arms
+
+
+def test_every_arm_is_a_valid_training_command_at_the_protocol_budget():
+    arms = _recipe_arms()
+    for arm in arms.ARMS.values():
+        cmd = arm.command(seed=3)
+        assert cmd[:4] == ["python", "training/train.py", "--config", arm.config]
+        args = train.parse_arguments(cmd[2:])
+        assert args.max_steps * args.per_device_train_batch_size == arms.BUDGET, arm.name
+        assert args.warmup_steps * args.per_device_train_batch_size == arms.WARMUP_EXAMPLES, arm.name
+        assert args.eval_steps * args.per_device_train_batch_size == arms.EVAL_EVERY, arm.name
+        assert args.seed == 3 and args.output_dir.endswith(f"runs/recipe/{arm.name}-s3")
+    assert train.parse_arguments(arms.ARMS["matvec-base"].command()[2:]).problem == "matvec"
+
+
+def test_projection_extrapolates_the_test_loss_both_ways(tmp_path):
+    arms = _recipe_arms()
+    # loss = 2 - 0.1 ln(n / 1000) exactly, after a first point on the plateau that the fit skips
+    points = [(1_000, 3.0)] + [(n, 2.0 - 0.1 * math.log(n / 1_000)) for n in (10_000, 100_000, 1_000_000)]
+    rows = [{"step": i, "examples": n, "eval_loss": loss} for i, (n, loss) in enumerate(points)]
+    rows.append({"step": 9, "examples": 1_000_000, "loss": 1.0})  # training rows are ignored
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    p = arms.project(tmp_path, target_loss=1.0)
+    assert p.log_slope == pytest.approx(-0.1)
+    assert p.log_examples == pytest.approx(1_000 * math.exp(10.0), rel=1e-6)
+    (n1, l1), (n2, l2) = points[-2:]
+    assert p.linear_slope == pytest.approx((l2 - l1) / (n2 - n1) * 100_000)
+    assert p.linear_examples == pytest.approx(n2 + (1.0 - l2) / ((l2 - l1) / (n2 - n1)))
+    with pytest.raises(ValueError, match="need at least 3 evaluations"):
+        arms.project(tmp_path / "missing")
