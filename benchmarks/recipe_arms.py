@@ -340,7 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     text = format_table(results)
     print(text)
     if args.out:
-        args.out.write_text(text + "\n")
+        header = (
+            "# The recipe arms: every measured arm and its command\n\n"
+            "Written by `python benchmarks/recipe_arms.py table --out docs/recipe-arms.md`; the protocol, the machine "
+            "and what the\narms say are in [recipes.md](recipes.md#the-ab-arms-measured-so-far).\n\n"
+        )
+        args.out.write_text(header + text + "\n")
     if args.plot:
         plot(results, args.plot)
     return 0

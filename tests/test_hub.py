@@ -931,3 +931,11 @@ def test_format_duration():
     assert hub.format_duration(7500) == "2 h 05 min"
     with pytest.raises(ValueError):
         hub.format_duration(float("nan"))
+
+
+def test_a_command_number_in_e_notation_matches_the_recorded_float():
+    from linalg_transformers.hub.card import _check_training_command
+
+    _check_training_command("python training/train.py --learning_rate 2e-4", {"learning_rate": 0.0002}, "runs")
+    with pytest.raises(ValueError, match="sets --learning_rate 3e-4"):
+        _check_training_command("python training/train.py --learning_rate 3e-4", {"learning_rate": 0.0002}, "runs")

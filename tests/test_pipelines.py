@@ -650,6 +650,7 @@ def test_every_released_default_is_registered_and_the_others_say_pass_model():
         "matrix-eigen": "linalg/eigen-p1000",
         "matrix-transpose": "linalg/transpose-p1000",
         "matrix-add": "linalg/add-p1000",
+        "matrix-vector": "linalg/matvec-p1000",
     }
     for task in PIPELINES:
         if task in DEFAULT_MODELS:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 import linalg_transformers  # noqa: F401
@@ -245,3 +246,33 @@ def test_few_shot_retraining_from_a_trained_model(tmp_path):
     lineage = json.loads((larger / "results.json").read_text())["init_from"]
     assert lineage["model"] == str(base) and lineage["examples_seen"] == base_results["examples_seen"]
     assert lineage["train_seconds"] > 0
+
+
+@pytest.mark.slow
+def test_a_snapshot_of_a_run_continues_with_init_from(tmp_path):
+    run = tmp_path / "run"
+    assert run_train(run).returncode == 0
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import snapshot_run
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    dest = tmp_path / "snapshot"
+    info = snapshot_run.snapshot(run, dest)
+    assert info["checkpoint"] == "checkpoint-20" and info["step"] == 20 and info["examples"] == 20 * 32
+    assert json.loads((dest / "SNAPSHOT.json").read_text()) == info
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "metrics.jsonl", "training_args.yaml"):
+        assert (dest / name).is_file(), name
+    from safetensors import safe_open
+    from transformers import AutoModelForSeq2SeqLM
+
+    with safe_open(dest / "model.safetensors", "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}  # stored small ...
+    trained = AutoModelForSeq2SeqLM.from_pretrained(run / "checkpoint-20")
+    loaded = AutoModelForSeq2SeqLM.from_pretrained(dest)
+    assert loaded.dtype == torch.float32  # ... loaded in float32, as --init_from needs
+    for (name, a), b in zip(trained.state_dict().items(), loaded.state_dict().values()):
+        torch.testing.assert_close(a.to(torch.float16).float(), b, msg=name)
+    assert run_train(tmp_path / "continued", "--init_from", str(dest), "--seed", "1").returncode == 0
+    with pytest.raises(ValueError, match="no complete checkpoint"):
+        snapshot_run.snapshot(tmp_path / "continued-nothing", tmp_path / "x")

@@ -131,6 +131,7 @@ DEFAULT_MODELS: dict[str, str] = {
     "matrix-eigen": "linalg/eigen-p1000",
     "matrix-transpose": "linalg/transpose-p1000",
     "matrix-add": "linalg/add-p1000",
+    "matrix-vector": "linalg/matvec-p1000",
 }
 """Pipeline task -> Hub id of its released model, which ``pipeline(task)`` loads (revision ``main``) when given no
 ``model=``. The one list of released defaults: ``pipeline(task)`` for a task not listed here raises a `ValueError`

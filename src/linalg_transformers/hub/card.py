@@ -168,6 +168,16 @@ def read_runs(path: str | os.PathLike | None, training_args: dict[str, Any]) -> 
     return Runs(commands=commands, notes=str(data.get("notes") or "").strip())
 
 
+def _same_number(value: str, expected: Any) -> bool:
+    """Whether a command-line number (``2e-4``, which YAML 1.1 reads as a string) equals a recorded one."""
+    if isinstance(expected, bool) or not isinstance(expected, int | float):
+        return False
+    try:
+        return float(value) == float(expected)
+    except ValueError:
+        return False
+
+
 def _check_training_command(command: str, training_args: dict[str, Any], source: str) -> None:
     words = shlex.split(command)
     i = 0
@@ -184,7 +194,7 @@ def _check_training_command(command: str, training_args: dict[str, Any], source:
                 same = a == b or a.endswith(f"/{b}") or b.endswith(f"/{a}")
             else:
                 got = yaml.safe_load(value)
-                same = got == expected or str(got) == str(expected)
+                same = got == expected or str(got) == str(expected) or _same_number(value, expected)
             if not same:
                 raise ValueError(
                     f"{source}: the training command sets --{key} {value}, but the checkpoint was trained with "
