@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,13 @@ from torch.utils.data import DataLoader
 import linalg_transformers  # noqa: F401
 from linalg_transformers import MatrixSeq2SeqConfig, MatrixSeq2SeqForConditionalGeneration, MatrixTokenizer
 from linalg_transformers.data import MatrixDataCollator, ProblemStream
-from linalg_transformers.hardware import default_attention, default_mixed_precision, matmul_flops, tune_malloc
+from linalg_transformers.hardware import (
+    cpu_name,
+    default_attention,
+    default_mixed_precision,
+    matmul_flops,
+    tune_malloc,
+)
 from linalg_transformers.problems import get_problem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,16 +171,7 @@ def main() -> None:
     bf16_peak, fp32_peak = matmul_flops(torch.bfloat16), matmul_flops(torch.float32)
     precision = default_mixed_precision()
     attention = default_attention(precision)
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        pass
-    print(f"CPU: {cpu}; torch threads: {torch.get_num_threads()}, malloc tuning {'on' if tuned else 'off'}")
+    print(f"CPU: {cpu_name()}; torch threads: {torch.get_num_threads()}, malloc tuning {'on' if tuned else 'off'}")
     print(f"measured 2048^3 matmul peak: bf16 {bf16_peak / 1e12:.3f} TFLOP/s, fp32 {fp32_peak / 1e12:.3f} TFLOP/s")
     print(f"package choice here: precision {precision}, attention {attention}\n")
     print("| configuration | way | examples/s | tokens/s | TFLOP/s | % bf16 peak | % fp32 peak | data wait |")

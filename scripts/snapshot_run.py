@@ -30,6 +30,19 @@ sys.path.insert(0, str(ROOT / "training"))
 from train import complete_checkpoints  # noqa: E402
 
 
+def examples_per_step(run_dir: Path) -> int:
+    """Examples per optimizer step, all processes together, as `training/train.py` logged them (``metrics.jsonl``).
+
+    Raises:
+        ValueError: when the run has logged no step yet.
+    """
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line) if line.strip() else {}
+        if row.get("step", 0) > 0 and "examples" in row:
+            return row["examples"] // row["step"]
+    raise ValueError(f"{run_dir}: metrics.jsonl has no logged step to count examples from")
+
+
 def snapshot(run_dir: Path, dest: Path) -> dict[str, object]:
     """Write the snapshot of `run_dir`'s last complete checkpoint into `dest`; returns what ``SNAPSHOT.json`` holds.
 
@@ -56,7 +69,7 @@ def snapshot(run_dir: Path, dest: Path) -> dict[str, object]:
         "run": str(run_dir),
         "checkpoint": checkpoint.name,
         "step": state["global_step"],
-        "examples": state["global_step"] * state["train_batch_size"],
+        "examples": state["global_step"] * examples_per_step(run_dir),
         "stored_dtype": "float16",
         "continue": f"python training/train.py --config <the run's config> --init_from {dest} --seed <a new seed>",
     }

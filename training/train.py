@@ -59,7 +59,7 @@ from linalg_transformers.data import (
     tokenize_examples,
 )
 from linalg_transformers.evaluation import distribution_variants, evaluate_test_sets, json_safe
-from linalg_transformers.hardware import default_attention, default_mixed_precision, tune_malloc
+from linalg_transformers.hardware import cpu_name, default_attention, default_mixed_precision, tune_malloc
 from linalg_transformers.number_loss import LOSS_KINDS, NumberTokenLoss
 from linalg_transformers.numeric_init import apply_numeric_init
 from linalg_transformers.problems import BaseProblem, get_problem, test_set
@@ -706,15 +706,7 @@ def hardware_description() -> str:
     """CPU model and core count, or the GPU name."""
     if torch.cuda.is_available():
         return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
-    name = "CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+    return f"{cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
 
 
 def finish_distributed() -> None:

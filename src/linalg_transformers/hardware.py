@@ -27,11 +27,13 @@ from pathlib import Path
 import torch
 
 __all__ = [
+    "ATTENTION_MARGIN",
     "ATTENTION_PROBE_SHAPE",
     "attention_seconds",
     "best_time",
     "cpu_bf16_is_faster",
     "cpu_has_amx",
+    "cpu_name",
     "default_attention",
     "default_mixed_precision",
     "matmul_flops",
@@ -49,6 +51,17 @@ def cpu_has_amx() -> bool:
         return "amx_bf16" in Path("/proc/cpuinfo").read_text().split()
     except OSError:
         return False
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), or ``"CPU"`` where it cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "CPU"
 
 
 def best_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
@@ -112,6 +125,9 @@ def default_mixed_precision() -> str:
     return "bf16" if cpu_bf16_is_faster() else "no"
 
 
+ATTENTION_MARGIN = 1.1
+"""How many times faster than SDPA the eager kernel must be to be chosen (a near tie keeps sdpa)."""
+
 ATTENTION_PROBE_SHAPE = (64, 8, 32, 32)
 """`(B, H, T, Dh)` of the attention timed by `default_attention`: a batch of 64 short sequences, 8 heads of 32."""
 
@@ -133,17 +149,19 @@ def attention_seconds(
     """
     if implementation not in ("sdpa", "eager"):
         raise ValueError(f"implementation must be 'sdpa' or 'eager'; got {implementation!r}")
+    from .modeling_matrix_seq2seq import eager_attention_forward  # the kernel the model trains with
+
     generator = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(shape, generator=generator, requires_grad=True) for _ in range(3))
     scale = shape[-1] ** -0.5
+    module = torch.nn.Module()  # eager_attention_forward reads only `training` (for dropout, 0 here)
 
     def step() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
             if implementation == "sdpa":
-                out = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+                out = torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=scale)
             else:
-                probs = (torch.matmul(q, k.transpose(2, 3)).float() * scale).softmax(dim=-1)
-                out = torch.matmul(probs.to(v.dtype), v)
+                out, _ = eager_attention_forward(module, q, k, v, None, scale)
         out.float().sum().backward()
 
     return best_time(step, repeats)
@@ -157,12 +175,14 @@ def default_attention(precision: str) -> str:
         precision (`str`): The training precision (``"bf16"``, ``"fp16"`` or ``"no"``).
 
     Returns:
-        `str`: ``"sdpa"`` or ``"eager"`` (a tie within 10% stays ``"sdpa"``, the transformers default).
+        `str`: ``"sdpa"`` or ``"eager"`` (a tie within `ATTENTION_MARGIN` stays ``"sdpa"``, the transformers default).
     """
     if torch.cuda.is_available():
         return "sdpa"
     probe = "bf16" if precision == "bf16" else "no"
-    return "eager" if 1.1 * attention_seconds("eager", probe) < attention_seconds("sdpa", probe) else "sdpa"
+    return (
+        "eager" if ATTENTION_MARGIN * attention_seconds("eager", probe) < attention_seconds("sdpa", probe) else "sdpa"
+    )
 
 
 def tune_malloc() -> bool:
