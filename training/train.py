@@ -72,7 +72,7 @@ from linalg_transformers.scoring import (
     format_accuracy_table,
     tolerance_label,
 )
-from linalg_transformers.time_budget import TimeBudgetCallback, TimeBudgetSchedule
+from linalg_transformers.time_budget import Deadline, DeadlineCallback, TimeBudgetSchedule
 
 logger = logging.getLogger("train")
 COMPLETE_MARKER = ".complete"
@@ -172,6 +172,13 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
     time_budget_min_lr_ratio: float = field(
         default=0.01, metadata={"help": "The rate's factor at the end of time_budget_s (the decay's floor)."}
     )
+    stop_after_s: float = field(
+        default=0.0,
+        metadata={
+            "help": "Stop this process's training after this many seconds, with a checkpoint, leaving the schedule "
+            "as it is: a run continued across sessions resumes there with the same command; 0: off."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
@@ -183,8 +190,14 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
         if not 0.0 <= self.repeat_prob <= 1.0:
             raise ValueError(f"repeat_prob must be in [0, 1]; got {self.repeat_prob!r}")
-        if self.time_budget_s < 0:
-            raise ValueError(f"time_budget_s must be >= 0 (0: off); got {self.time_budget_s!r}")
+        for name in ("time_budget_s", "stop_after_s"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0 (0: off); got {getattr(self, name)!r}")
+        if self.time_budget_s and self.stop_after_s:
+            raise ValueError(
+                "time_budget_s and stop_after_s are two ends to one run: time_budget_s decays the rate and stops, "
+                "stop_after_s stops without decaying (to continue later); give one"
+            )
         if (self.repeat_pool_size > 0) != (self.repeat_prob > 0):
             raise ValueError(
                 "repeated examples need both repeat_pool_size > 0 and repeat_prob > 0; got "
@@ -350,7 +363,7 @@ class MatrixSeq2SeqTrainer(Seq2SeqTrainer):
         self.number_loss = number_loss
         self.time_budget = time_budget
         if time_budget is not None:
-            self.add_callback(TimeBudgetCallback(time_budget))
+            self.add_callback(DeadlineCallback(time_budget))
         self._number_sums = [0.0, 0.0]  # (ce, number term) summed over the steps since the last log
         self._number_logged_step: int | None = None  # the step of the last log (or of the first step measured)
 
@@ -628,6 +641,8 @@ def main(argv: list[str] | None = None) -> int:
         compute_metrics=compute_metrics,
         callbacks=[CheckpointMarker(), MetricsLogger(output_dir / "metrics.jsonl", examples_per_step)],
     )
+    if args.stop_after_s:
+        trainer.add_callback(DeadlineCallback(Deadline(args.stop_after_s)))
     started = time.time()
     trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.time() - started
