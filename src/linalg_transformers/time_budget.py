@@ -9,7 +9,8 @@ whatever its speed, which is the copy a release publishes (docs/training.md#time
 
 A run that continues across sessions wants the other stop: `Deadline` and `DeadlineCallback` end this process's
 training after a number of seconds, with a checkpoint, and leave the configured schedule alone (a warmup-stable-decay
-rate stays in its stable phase), so that the next session resumes exactly there (docs/training.md#time-budget).
+rate stays in its stable phase), so that the next session resumes exactly there
+(docs/training.md#continuing-across-sessions).
 
 The clock starts when training begins (`on_train_begin`) and counts this process only: a resumed run gets a fresh
 budget. The clock is injectable, so tests run on a fake one.
