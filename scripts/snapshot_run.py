@@ -23,7 +23,7 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 import linalg_transformers  # noqa: F401  (registers the Auto classes)
-from linalg_transformers.hub.weights import LOAD_DTYPE
+from linalg_transformers.hub.weights import save_stored_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "training"))
@@ -55,12 +55,7 @@ def snapshot(run_dir: Path, dest: Path) -> dict[str, object]:
     checkpoint = checkpoints[-1]
     state = json.loads((checkpoint / "trainer_state.json").read_text())
     model = AutoModelForSeq2SeqLM.from_pretrained(checkpoint, dtype=torch.float32)
-    dest.mkdir(parents=True, exist_ok=True)
-    model.to(torch.float16).save_pretrained(dest)
-    config_path = dest / "config.json"
-    config = json.loads(config_path.read_text())
-    config["dtype"] = LOAD_DTYPE
-    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    save_stored_weights(model, dest, torch.float16)
     AutoTokenizer.from_pretrained(checkpoint).save_pretrained(dest)
     for name in ("metrics.jsonl", "training_args.yaml"):
         shutil.copy2(run_dir / name, dest / name)

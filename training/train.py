@@ -349,6 +349,8 @@ class MatrixSeq2SeqTrainer(Seq2SeqTrainer):
 
     Args:
         number_loss (`NumberTokenLoss`, *optional*): The term; `None` trains on cross-entropy alone.
+        deadline (`Deadline`, *optional*): Stop training when it is spent (`DeadlineCallback`); a
+            `TimeBudgetSchedule` also replaces the learning-rate schedule.
         *args, **kwargs: Those of `Seq2SeqTrainer`.
     """
 
@@ -356,14 +358,14 @@ class MatrixSeq2SeqTrainer(Seq2SeqTrainer):
         self,
         *args: Any,
         number_loss: NumberTokenLoss | None = None,
-        time_budget: TimeBudgetSchedule | None = None,
+        deadline: Deadline | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.number_loss = number_loss
-        self.time_budget = time_budget
-        if time_budget is not None:
-            self.add_callback(DeadlineCallback(time_budget))
+        self.time_budget = deadline if isinstance(deadline, TimeBudgetSchedule) else None
+        if deadline is not None:
+            self.add_callback(DeadlineCallback(deadline))
         self._number_sums = [0.0, 0.0]  # (ce, number term) summed over the steps since the last log
         self._number_logged_step: int | None = None  # the step of the last log (or of the first step measured)
 
@@ -417,8 +419,11 @@ class MatrixSeq2SeqTrainer(Seq2SeqTrainer):
         super().log(logs, start_time)
 
 
-def build_time_budget(args: MatrixTrainingArguments) -> TimeBudgetSchedule | None:
-    """The wall-clock schedule of ``--time_budget_s`` (`linalg_transformers.time_budget`), or `None` when it is 0."""
+def build_deadline(args: MatrixTrainingArguments) -> Deadline | None:
+    """The wall-clock end of training (`linalg_transformers.time_budget`): the schedule of ``--time_budget_s``, the
+    plain stop of ``--stop_after_s`` (the two are exclusive), or `None` when both are 0."""
+    if args.stop_after_s:
+        return Deadline(args.stop_after_s)
     if not args.time_budget_s:
         return None
     return TimeBudgetSchedule(
@@ -631,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
 
     trainer = MatrixSeq2SeqTrainer(
         number_loss=build_number_loss(args, tokenizer),
-        time_budget=build_time_budget(args),
+        deadline=build_deadline(args),
         model=model,
         args=args,
         train_dataset=train_stream,
@@ -641,8 +646,6 @@ def main(argv: list[str] | None = None) -> int:
         compute_metrics=compute_metrics,
         callbacks=[CheckpointMarker(), MetricsLogger(output_dir / "metrics.jsonl", examples_per_step)],
     )
-    if args.stop_after_s:
-        trainer.add_callback(DeadlineCallback(Deadline(args.stop_after_s)))
     started = time.time()
     trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.time() - started

@@ -9,7 +9,6 @@ folders, training data and credentials never reach it, and the result is audited
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ from .card import render_model_card
 from .layout import project_path, validate_repo_id
 from .remote_code import check_relative_imports, pipeline_tasks_for, save_pipeline_code, tokenizer_remote_code
 from .safety import audit_repo_folder, without_load_time_keys
-from .weights import DEFAULT_RELEASE_DTYPE, LOAD_DTYPE, RELEASE_DTYPES, compare_published_weights
+from .weights import DEFAULT_RELEASE_DTYPE, RELEASE_DTYPES, compare_published_weights, save_stored_weights
 
 __all__ = ["build_model_repo"]
 
@@ -80,9 +79,7 @@ def build_model_repo(
     problem_name = (model.config.training_problem or output.results["problem"])["name"]
     tasks = pipeline_tasks_for(problem_name, pipeline_tasks)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    release = copy.deepcopy(model).to(RELEASE_DTYPES[dtype])
-    release.save_pretrained(out_dir)  # weights, config (auto_map), generation config, configuration/modeling code
+    save_stored_weights(model, out_dir, RELEASE_DTYPES[dtype])  # config.json (auto_map) loads them as float32
     with tokenizer_remote_code():
         tokenizer.save_pretrained(out_dir)  # tokenizer.json, tokenizer_config.json (auto_map), tokenization code
     tok_config_path = out_dir / "tokenizer_config.json"
@@ -91,7 +88,6 @@ def build_model_repo(
 
     config_path = out_dir / "config.json"
     config = json.loads(config_path.read_text())
-    config["dtype"] = LOAD_DTYPE
     save_pipeline_code(tasks, out_dir, config)
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     check_relative_imports(out_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,14 @@ from ..problems import get_problem, test_set
 from ..scoring import MAIN_TOLERANCE
 from ..tokenization_matrix import MatrixTokenizer
 
-__all__ = ["DEFAULT_RELEASE_DTYPE", "LOAD_DTYPE", "RELEASE_DTYPES", "WeightsCheck", "compare_published_weights"]
+__all__ = [
+    "DEFAULT_RELEASE_DTYPE",
+    "LOAD_DTYPE",
+    "RELEASE_DTYPES",
+    "WeightsCheck",
+    "compare_published_weights",
+    "save_stored_weights",
+]
 
 RELEASE_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 """Storage dtypes of ``model.safetensors`` in a published repository."""
@@ -30,6 +39,24 @@ LOAD_DTYPE = "float32"
 """``dtype`` written into a published config.json: what ``from_pretrained`` computes in by default. bf16 and fp16 are
 emulated (slow) on most CPUs, so released weights are stored small and loaded as float32 unless the user passes
 ``dtype=torch.bfloat16`` (GPU)."""
+
+
+def save_stored_weights(model: PreTrainedModel, out_dir: Path, dtype: torch.dtype) -> None:
+    """Save a copy of ``model`` with its weights stored in ``dtype``, to load back as `LOAD_DTYPE`.
+
+    ``config.json`` gets ``dtype`` = `LOAD_DTYPE`, so that ``from_pretrained`` computes in float32 by default.
+
+    Args:
+        model (`PreTrainedModel`): The trained model (left as it is).
+        out_dir (`Path`): The folder (created if needed).
+        dtype (`torch.dtype`): The storage dtype, one of `RELEASE_DTYPES`' values.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copy.deepcopy(model).to(dtype).save_pretrained(out_dir)  # weights, config, generation config, modeling code
+    config_path = out_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config["dtype"] = LOAD_DTYPE
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 @dataclass(frozen=True)
