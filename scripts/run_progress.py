@@ -26,25 +26,30 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from linalg_transformers import record
 from linalg_transformers.hub.card import format_duration
 from linalg_transformers.record import TrainingOutput
 from linalg_transformers.scoring import TOLERANCES, accuracy_key, tolerance_label
 
-RECORD_FILES = ("results.json", "training_args.yaml", "metrics.jsonl")
-"""What ``--records`` copies from a run folder."""
+RECORD_FILES = (*record.RECORD_FILES, "metrics.jsonl")
+"""What ``--records`` copies from a run folder (and all that `RunProgress.read` needs of one)."""
 
 HEADER = """# Models in training
 
-The problems below have no released model yet. Each has a run that continues across sessions on two CPU cores
+The problems below have no released model yet. Each has a run on two CPU cores
 (`training/configs/cpu-harder-p1000.yaml`: the eigenvalue release recipe with the problem on the command line,
 continued a session's share at a time by `scripts/harder_runs.sh SECONDS PROBLEM ...`, docs/training.md,
-"Continuing across sessions"); a decayed copy is published when a run reaches the paper's accuracy. This page is
-written by `python scripts/run_progress.py RUN ... --out docs/in-training.md --records training/runs` from each
-run's own record, copied to `training/runs/<run>/` (no weights). The test loss is the cross-entropy per target token,
-teacher-forced, on the first evaluation problems of the fixed test set; the accuracies are greedy, on the first
-"test problems" of it, at the run's last stop, undecayed (a published copy decays first). Targets after the paper:
-over 90% at 5% on every problem (for inversion, rounding the input to three digits alone caps it at about 92%,
-the reference study's own analysis).
+"Continuing across sessions"); a decayed copy is published when a run reaches the paper's accuracy. A run continues
+only where its folder `runs/<run>/` (weights and optimizer state, not committed) is still on the machine: the
+repository keeps its record, not its weights (about 25 MB each in float16, beyond a session's share of repository
+growth for five runs), so a fresh checkout restarts it from scratch, and its row below stays until the restarted run
+passes it. This page is written by `python scripts/run_progress.py RUN ... --out docs/in-training.md --records
+training/runs` from each run's own record, copied to `training/runs/<run>/`; it also reads those record folders
+(`python scripts/run_progress.py training/runs/<run> ...`) when the runs themselves are gone. The test loss is the
+cross-entropy per target token, teacher-forced, on the first evaluation problems of the fixed test set; the
+accuracies are greedy, on the first "test problems" of it, at the run's last stop, undecayed (a published copy
+decays first). Targets after the paper: over 90% at 5% on every problem (for inversion, rounding the input to three
+digits alone caps it at about 92%, the reference study's own analysis).
 """
 """The page ``--out`` writes above the table."""
 
@@ -82,8 +87,9 @@ class RunProgress:
 
     @classmethod
     def read(cls, run_dir: Path) -> RunProgress:
-        """Read a run folder that has stopped at least once (`ValueError` otherwise, from `TrainingOutput.load`)."""
-        output = TrainingOutput.load(run_dir)
+        """Read a run folder that has stopped at least once, or its record copied by ``--records`` (`ValueError`
+        otherwise, from `TrainingOutput.load`)."""
+        output = TrainingOutput.load(run_dir, record_only=True)
         losses = [(int(row["examples"]), float(row["eval_loss"])) for row in output.metrics if "eval_loss" in row]
         return cls(
             name=run_dir.name,

@@ -393,6 +393,22 @@ def test_card_source_errors(tmp_path, training_output):
     assert good in card.text and "Trained in one go." in card.text
 
 
+def test_a_record_folder_loads_without_weights(tmp_path, training_output):
+    import shutil
+
+    from linalg_transformers import record
+
+    for name in record.RECORD_FILES:
+        shutil.copy2(training_output / name, tmp_path / name)
+    with pytest.raises(ValueError, match="model.safetensors"):
+        hub.TrainingOutput.load(tmp_path)  # a model folder needs its weights
+    kept = hub.TrainingOutput.load(tmp_path, record_only=True)
+    assert kept.config == {} and kept.results == hub.TrainingOutput.load(training_output).results
+    (tmp_path / "results.json").unlink()
+    with pytest.raises(ValueError, match="results.json"):
+        hub.TrainingOutput.load(tmp_path, record_only=True)
+
+
 def test_card_prints_the_recorded_command_only_when_there_is_one(training_output):
     import dataclasses
 

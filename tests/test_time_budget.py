@@ -184,6 +184,10 @@ def test_session_stop_keeps_the_rate_and_the_run_resumes(tmp_path):
     assert run_progress.main([str(tmp_path), "--out", str(out), "--records", str(records)]) == 0
     assert f"| {max(steps) * 32:,} | 2 |" in out.read_text()
     assert sorted(p.name for p in (records / tmp_path.name).iterdir()) == sorted(run_progress.RECORD_FILES)
+    # the copied record alone (no weights: a fresh checkout) is read back as the run was
+    again = tmp_path / "again.md"
+    assert run_progress.main([str(records / tmp_path.name), "--out", str(again)]) == 0
+    assert again.read_text() == out.read_text()
     assert run_progress.main([str(tmp_path / "never-ran")]) == 2  # a named error, not a traceback
 
 

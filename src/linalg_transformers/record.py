@@ -23,6 +23,7 @@ from .scoring import TOLERANCES, accuracy_key
 
 __all__ = [
     "OPTIONAL_TRAINING_FILES",
+    "RECORD_FILES",
     "REQUIRED_TRAINING_FILES",
     "TRAIN_SCRIPT",
     "TrainingOutput",
@@ -42,6 +43,9 @@ REQUIRED_TRAINING_FILES = (
     "training_args.yaml",
 )
 """What a finished training output directory holds (the final model, tokenizer, results and resolved arguments)."""
+
+RECORD_FILES = ("results.json", "training_args.yaml")
+"""The part of `REQUIRED_TRAINING_FILES` that is a run's record (no weights): what a record folder must hold."""
 
 OPTIONAL_TRAINING_FILES = ("results.md", "metrics.jsonl", "training_curves.png")
 """Training records written when available (a published repository copies them)."""
@@ -98,8 +102,15 @@ class TrainingOutput:
     metrics: list[dict[str, Any]]
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> TrainingOutput:
+    def load(cls, path: str | os.PathLike, *, record_only: bool = False) -> TrainingOutput:
         """Read a training output directory (or a published repository folder, which holds the same record).
+
+        Args:
+            path (`str` or `os.PathLike`): The folder.
+            record_only (`bool`, *optional*, defaults to `False`): Accept a folder that keeps only the run's record
+                (`RECORD_FILES`, with ``metrics.jsonl`` when present), such as the copy `scripts/run_progress.py
+                --records` makes of a run whose weights are not kept; ``config`` is then ``{}`` when the folder has
+                no ``config.json``.
 
         Raises:
             ValueError: if a required file is missing or malformed.
@@ -107,14 +118,17 @@ class TrainingOutput:
         path = Path(path)
         if not path.is_dir():
             raise ValueError(f"{path} is not a directory: give the output_dir of training/train.py")
-        missing = [f for f in REQUIRED_TRAINING_FILES if not (path / f).is_file()]
+        required = RECORD_FILES if record_only else REQUIRED_TRAINING_FILES
+        missing = [f for f in required if not (path / f).is_file()]
         if missing:
             raise ValueError(
                 f"{path} is not a finished training output of training/train.py: missing {missing} "
                 "(the final model, tokenizer, results.json and training_args.yaml are written when training ends)"
             )
-        config = json.loads((path / "config.json").read_text())
-        if config.get("model_type") != "matrix_seq2seq":
+        config: dict[str, Any] = {}
+        if (path / "config.json").is_file():
+            config = json.loads((path / "config.json").read_text())
+        if (config or not record_only) and config.get("model_type") != "matrix_seq2seq":
             raise ValueError(f"{path}/config.json has model_type {config.get('model_type')!r}, not 'matrix_seq2seq'")
         results = json.loads((path / "results.json").read_text())
         for key in ("test_sets", "problem", "examples_seen", "steps", "test_size", "hardware"):
