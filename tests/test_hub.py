@@ -393,6 +393,25 @@ def test_card_source_errors(tmp_path, training_output):
     assert good in card.text and "Trained in one go." in card.text
 
 
+def test_the_committed_snapshot_counts_in_a_lineage(tmp_path, training_output):
+    """A run continued from a snapshot (no results.json) counts what the snapshot had seen, even if recorded earlier
+    without it."""
+    import dataclasses
+
+    from linalg_transformers import record
+
+    snapshot = ROOT / "training" / "runs" / "eigen-p1000-v3"
+    info = json.loads((snapshot / record.SNAPSHOT_FILE).read_text())
+    lineage = hub.training_lineage(str(snapshot))
+    assert lineage["examples_seen"] == info["examples"] == 1_433_600
+    assert lineage["train_seconds"] > 3600 and lineage["hardware"]
+    output = hub.TrainingOutput.load(training_output)
+    recorded_bare = dataclasses.replace(output, results={**output.results, "init_from": {"model": str(snapshot)}})
+    assert hub.published_lineage(recorded_bare) == lineage  # read again from the folder, which now tells
+    assert hub.published_results(recorded_bare)["examples_seen_total"] == output.results["examples_seen"] + 1_433_600
+    assert hub.training_lineage(str(tmp_path)) == {"model": str(tmp_path)}  # neither a record nor a snapshot
+
+
 def test_a_record_folder_loads_without_weights(tmp_path, training_output):
     import shutil
 

@@ -27,11 +27,14 @@ __all__ = [
     "REQUIRED_TRAINING_FILES",
     "TRAIN_SCRIPT",
     "TrainingOutput",
+    "SNAPSHOT_FILE",
     "published_lineage",
     "published_results",
     "sanitized_training_args",
     "training_command",
+    "snapshot_lineage",
     "training_lineage",
+    "training_sessions",
 ]
 
 REQUIRED_TRAINING_FILES = (
@@ -79,6 +82,64 @@ def training_command(argv: Sequence[str], *, num_processes: int = 1, script: str
     if num_processes > 1:
         launcher = ["accelerate", "launch", "--multi_gpu", "--num_processes", str(num_processes)]
     return shlex.join([*launcher, script, *argv])
+
+
+SNAPSHOT_FILE = "SNAPSHOT.json"
+"""What `scripts/snapshot_run.py` writes beside a run's float16 weights: the checkpoint, its step and examples."""
+
+
+def training_sessions(metrics: Sequence[dict[str, Any]], *, until_step: int | None = None) -> list[float]:
+    """Wall-clock seconds of each training session in ``metrics.jsonl`` rows (a resumed run starts a new one).
+
+    `train.py` logs ``wall_time`` since the start of its process; it falls back at each resume.
+
+    Args:
+        metrics (`Sequence[dict]`): The rows of ``metrics.jsonl``, in order.
+        until_step (`int`, *optional*): Count only the rows up to this step (a checkpoint's, for a snapshot).
+
+    Returns:
+        `list[float]`: One entry per session, its last logged ``wall_time``.
+    """
+    sessions: list[float] = []
+    last: float | None = None
+    for entry in metrics:
+        t = entry.get("wall_time")
+        if not isinstance(t, (int, float)):
+            continue
+        if until_step is not None and int(entry.get("step", 0)) > until_step:
+            continue
+        if last is None or t < last:
+            sessions.append(float(t))
+        else:
+            sessions[-1] = float(t)
+        last = float(t)
+    return sessions
+
+
+def snapshot_lineage(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """What a snapshot of a run in progress (`scripts/snapshot_run.py`) had been trained on, or `None` if not one.
+
+    A snapshot holds no ``results.json`` (the run had not ended): its examples come from ``SNAPSHOT.json``, its
+    training time from the ``metrics.jsonl`` rows up to the snapshot's step, its hardware from ``SNAPSHOT.json``
+    when recorded there.
+
+    Returns:
+        `dict` or `None`: ``examples_seen``, ``train_seconds`` and ``hardware``, as `training_lineage` adds them.
+    """
+    path = Path(folder) / SNAPSHOT_FILE
+    if not path.is_file():
+        return None
+    info = json.loads(path.read_text())
+    metrics_path = Path(folder) / "metrics.jsonl"
+    seconds = info.get("train_seconds")
+    if seconds is None and metrics_path.is_file():
+        rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+        seconds = sum(training_sessions(rows, until_step=int(info["step"])))
+    return {
+        "examples_seen": int(info["examples"]),
+        "train_seconds": round(float(seconds or 0.0), 1),
+        "hardware": info.get("hardware", "not recorded in the snapshot"),
+    }
 
 
 @dataclass
@@ -147,22 +208,8 @@ class TrainingOutput:
         return cls(path=path, config=config, results=results, training_args=training_args, metrics=metrics)
 
     def training_sessions(self) -> list[float]:
-        """Wall-clock seconds of each training session (a resumed run starts a new one), from ``metrics.jsonl``.
-
-        `train.py` logs ``wall_time`` since the start of its process; it falls back at each resume.
-        """
-        sessions: list[float] = []
-        last: float | None = None
-        for entry in self.metrics:
-            t = entry.get("wall_time")
-            if not isinstance(t, (int, float)):
-                continue
-            if last is None or t < last:
-                sessions.append(float(t))
-            else:
-                sessions[-1] = float(t)
-            last = float(t)
-        return sessions
+        """Wall-clock seconds of each training session (a resumed run starts a new one), from ``metrics.jsonl``."""
+        return training_sessions(self.metrics)
 
     def train_seconds(self, default: float = math.nan) -> float:
         """Wall-clock seconds of the whole run: its sessions added up, else the last session's (``results.json``)."""
@@ -201,7 +248,8 @@ def training_lineage(
     lineage: dict[str, Any] = {"model": str(init_from)}
     try:
         prior = TrainingOutput.load(init_from)
-    except ValueError:  # a Hub id, or a folder without a training record: what it saw is unknown
+    except ValueError:  # a snapshot of a run in progress, or a Hub id or folder whose training is unknown
+        lineage.update(snapshot_lineage(init_from) or {})
         return lineage
     r = prior.results
     if run_args is not None and prior.training_args == sanitized_training_args(run_args):
@@ -216,9 +264,18 @@ def training_lineage(
 
 
 def published_lineage(output: TrainingOutput) -> dict[str, Any] | None:
-    """The lineage of a training output: recorded by `train.py` at the end of training, else read now."""
+    """The lineage of a training output: recorded by `train.py` at the end of training, else read now.
+
+    A recorded lineage without what the model had seen (``examples_seen``: its folder held no record that `train.py`
+    could read then) is read again from that folder, which may hold one now.
+    """
     args = output.training_args
-    return output.results.get("init_from") or training_lineage(args.get("init_from"), run_args=args)
+    recorded = output.results.get("init_from")
+    if recorded and "examples_seen" not in recorded:
+        again = training_lineage(recorded["model"], run_args=args)
+        if again and "examples_seen" in again:
+            return again
+    return recorded or training_lineage(args.get("init_from"), run_args=args)
 
 
 def published_results(output: TrainingOutput) -> dict[str, Any]:
