@@ -428,6 +428,67 @@ def test_a_record_folder_loads_without_weights(tmp_path, training_output):
         hub.TrainingOutput.load(tmp_path, record_only=True)
 
 
+SEGMENTS = [
+    {"run": "E", "session": "day 1", "hardware": "a CPU, one thread", "schedule": "constant 5e-4",
+     "examples": [0, 204800], "train_seconds": 1000, "evaluations": [[102400, 1.559, 0.009], [204800, 1.488, 0.016]]},
+    {"run": "G", "session": "day 2", "hardware": "another CPU", "schedule": "linear decay", "test_problems": 500,
+     "examples": [204800, 307200], "train_seconds": 610.5, "evaluations": [[307200, 1.084, 0.649]]},
+]  # fmt: skip
+
+
+def test_runs_segments_render_the_lineage(tmp_path, training_output):
+    from linalg_transformers.hub import card as card_module
+    from linalg_transformers.hub import history
+
+    output = hub.TrainingOutput.load(training_output)
+    runs = tmp_path / "runs.yaml"
+    runs.write_text(yaml.safe_dump({"notes": "Two sessions.", "segments": SEGMENTS}))
+    card = hub.render_model_card(ROOT / "model_cards" / "eigen-p1000.md", output, REPO_ID, runs_file=runs).text
+    row = "| E | day 1 | a CPU, one thread | constant 5e-4 | 0 → 204,800 | 16 min 40 s | 1.488 | 1.6% | 1,000 |"
+    assert row in card
+    assert "| G | day 2 | another CPU | linear decay | 204,800 → 307,200 | 10 min 10 s | 1.084 | 64.9% | 500 |" in card
+    assert f"]({history.HISTORY_PLOT})" in card
+    segments = card_module.read_runs(runs, output.training_args).segments
+    assert [len(s.evaluations) for s in segments] == [2, 1] and segments[1].evaluations[0].accuracy == 0.649
+    files = hub.build_model_repo(training_output, REPO_ID, tmp_path / "repo", runs_file=runs, check_size=0)
+    assert history.HISTORY_PLOT in files  # publishing draws the whole curve the card links
+    assert (tmp_path / "repo" / history.HISTORY_PLOT).read_bytes().startswith(b"\x89PNG")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump({"notes": "One session."}))
+    text = hub.render_model_card(ROOT / "model_cards" / "eigen-p1000.md", output, REPO_ID, runs_file=plain).text
+    assert history.HISTORY_PLOT not in text  # no segments: no table, no plot
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"evaluations": [[999999, 1.0, 0.5]]}, "must lie in the segment"),
+        ({"evaluations": [[102400, 1.0, 1.5]]}, "accuracy in"),
+        ({"evaluations": [[204800, 1.0, 0.5], [102400, 1.1, 0.4]]}, "increasing order"),
+        ({"evaluations": [[102400, 1.0]]}, "an evaluation is"),
+        ({"examples": [204800, 0]}, "must grow"),
+        ({"train_seconds": "ten"}, "train_seconds"),
+        ({"hardware": ""}, "'hardware' must be a non-empty text"),
+        ({"cpu": "x"}, r"unknown key\(s\) \['cpu'\]"),
+    ],
+)
+def test_bad_segments_are_named(tmp_path, training_output, change, match):
+    from linalg_transformers.hub import card as card_module
+
+    output = hub.TrainingOutput.load(training_output)
+    runs = tmp_path / "runs.yaml"
+    runs.write_text(yaml.safe_dump({"segments": [{**SEGMENTS[0], **change}]}))
+    with pytest.raises(ValueError, match=match):
+        card_module.read_runs(runs, output.training_args)
+    missing = {k: v for k, v in SEGMENTS[0].items() if k != "schedule"}
+    runs.write_text(yaml.safe_dump({"segments": [missing]}))
+    with pytest.raises(ValueError, match=r"missing key\(s\) \['schedule'\]"):
+        card_module.read_runs(runs, output.training_args)
+    runs.write_text(yaml.safe_dump({"segments": SEGMENTS[::-1]}))
+    with pytest.raises(ValueError, match="lineage order"):
+        card_module.read_runs(runs, output.training_args)
+
+
 def test_card_prints_the_recorded_command_only_when_there_is_one(training_output):
     import dataclasses
 

@@ -24,6 +24,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from ..problems.test_sets import DEFAULT_TEST_SEED
 from ..record import TrainingOutput, published_lineage
 from ..scoring import TOLERANCES, accuracy_key, format_accuracy_table, format_percent, tolerance_label
+from .history import HISTORY_PLOT, Segment, format_history_table, parse_segments
 from .layout import DEFAULT_METRIC_REPO, validate_repo_id
 from .remote_code import registered_pipelines
 from .weights import DEFAULT_RELEASE_DTYPE, LOAD_DTYPE, WeightsCheck
@@ -132,15 +133,17 @@ _CARD_KEYS = {
 
 @dataclass(frozen=True)
 class Runs:
-    """A runs file (``model_cards/<name>.runs.yaml``): the training commands run, in order, and notes.
+    """A runs file (``model_cards/<name>.runs.yaml``): the training commands run, in order, notes and segments.
 
     Attributes:
         commands (`list[str]`): The command lines, as run.
         notes (`str`): Free text added to the card's "Training data and procedure".
+        segments (`tuple[Segment, ...]`): Every session's share of the lineage (`linalg_transformers.hub.history`).
     """
 
     commands: list[str] = field(default_factory=list)
     notes: str = ""
+    segments: tuple[Segment, ...] = ()
 
 
 def read_runs(path: str | os.PathLike | None, training_args: dict[str, Any]) -> Runs:
@@ -156,16 +159,20 @@ def read_runs(path: str | os.PathLike | None, training_args: dict[str, Any]) -> 
     if path is None:
         return Runs()
     data = yaml.safe_load(Path(path).read_text()) or {}
-    unknown = sorted(set(data) - {"commands", "notes"})
+    unknown = sorted(set(data) - {"commands", "notes", "segments"})
     if unknown:
-        raise ValueError(f"{path}: unknown key(s) {unknown}; a runs file has 'commands' (list) and 'notes' (text)")
+        raise ValueError(
+            f"{path}: unknown key(s) {unknown}; a runs file has 'commands' (list), 'notes' (text) and "
+            "'segments' (list)"
+        )
     commands = data.get("commands") or []
     if not isinstance(commands, list) or not all(isinstance(c, str) for c in commands):
         raise ValueError(f"{path}: 'commands' must be a list of command lines")
     training = [c for c in commands if "train.py" in c]
     if training:
         _check_training_command(training[-1], training_args, str(path))
-    return Runs(commands=commands, notes=str(data.get("notes") or "").strip())
+    segments = parse_segments(data.get("segments"), str(path))
+    return Runs(commands=commands, notes=str(data.get("notes") or "").strip(), segments=segments)
 
 
 def _same_number(value: str, expected: Any) -> bool:
@@ -361,6 +368,8 @@ def _card_context(
         "runs": runs,
         "command": results.get("command"),
         "has_curves": (output.path / "training_curves.png").is_file(),
+        "history_table": format_history_table(runs.segments) if runs.segments else "",
+        "history_plot": HISTORY_PLOT,
         "pipeline_tasks": list(pipeline_tasks),
         "pipeline_default_models": _pipeline_default_models(pipeline_tasks),
         "example_input": str(card_meta.get("example_input", "")).rstrip(),

@@ -19,7 +19,8 @@ import yaml
 
 from ..evaluation import load_model
 from ..record import OPTIONAL_TRAINING_FILES, TrainingOutput, published_results, sanitized_training_args
-from .card import render_model_card
+from .card import read_runs, render_model_card
+from .history import HISTORY_PLOT, plot_history
 from .layout import project_path, validate_repo_id
 from .remote_code import check_relative_imports, pipeline_tasks_for, save_pipeline_code, tokenizer_remote_code
 from .safety import audit_repo_folder, without_load_time_keys
@@ -100,6 +101,9 @@ def build_model_repo(
         yaml.safe_dump(sanitized_training_args(output.training_args), sort_keys=True)
     )
 
+    runs = read_runs(runs_file, output.training_args)
+    if runs.segments:  # the whole lineage's curve, which no single run's metrics.jsonl holds
+        plot_history(runs.segments, out_dir / HISTORY_PLOT)
     check = compare_published_weights(model, out_dir, tokenizer, output.results["problem"], check_size)
     model_card = render_model_card(
         card_source,
