@@ -489,6 +489,18 @@ def test_bad_segments_are_named(tmp_path, training_output, change, match):
         card_module.read_runs(runs, output.training_args)
 
 
+def test_card_shows_the_schedule_that_ran(training_output):
+    import dataclasses
+
+    output = hub.TrainingOutput.load(training_output)
+    source = ROOT / "model_cards" / "eigen-p1000.md"
+    plain = hub.render_model_card(source, output, REPO_ID, runs_file=NO_RUNS).text
+    assert "| `lr_scheduler_type` |" in plain and "time_budget" not in plain
+    budget = {**output.training_args, "time_budget_s": 5400.0, "time_budget_decay_fraction": 0.85}
+    text = hub.render_model_card(source, dataclasses.replace(output, training_args=budget), REPO_ID, runs_file=NO_RUNS)
+    assert "| `time_budget_s` | 5400.0 |" in text.text and "| `lr_scheduler_type` |" not in text.text
+
+
 def test_card_prints_the_recorded_command_only_when_there_is_one(training_output):
     import dataclasses
 

@@ -138,7 +138,7 @@ def snapshot_lineage(folder: str | os.PathLike) -> dict[str, Any] | None:
     return {
         "examples_seen": int(info["examples"]),
         "train_seconds": round(float(seconds or 0.0), 1),
-        "hardware": info.get("hardware", "not recorded in the snapshot"),
+        "hardware": info.get("hardware", "hardware not recorded in the snapshot"),
     }
 
 

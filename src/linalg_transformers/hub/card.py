@@ -258,6 +258,9 @@ _TRAINING_TABLE_KEYS = (
     "learning_rate",
     "lr_scheduler_type",
     "lr_scheduler_kwargs",
+    "time_budget_s",
+    "time_budget_decay_fraction",
+    "time_budget_min_lr_ratio",
     "warmup_steps",
     "weight_decay",
     "max_grad_norm",
@@ -296,7 +299,12 @@ def _card_context(
     session_note = "the last session only"
     if sessions:
         session_note = f"{len(sessions)} session{'s' if len(sessions) > 1 else ''}"
-    training_rows = [(k, args[k]) for k in _TRAINING_TABLE_KEYS if k in args and args[k] not in (None, "", False)]
+    shown = [k for k in _TRAINING_TABLE_KEYS if k in args and args[k] not in (None, "", False)]
+    if args.get("time_budget_s"):  # its schedule replaced lr_scheduler_type (training/train.py)
+        shown = [k for k in shown if not k.startswith("lr_scheduler")]
+    else:
+        shown = [k for k in shown if not k.startswith("time_budget")]
+    training_rows = [(k, args[k]) for k in shown]
     examples, steps = int(results["examples_seen"]), int(results["steps"])
     lineage = published_lineage(output)
     examples_note = time_note = ""
