@@ -24,7 +24,6 @@ loop's, so that the whole training path (Trainer, callbacks, logging) is measure
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from linalg_transformers.hardware import (
     tune_malloc,
 )
 from linalg_transformers.problems import get_problem
+from linalg_transformers.record import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_EXAMPLES_PER_S = (37.0, 47.0)
@@ -156,7 +156,7 @@ def trainer_examples_per_second(steps: int = 150) -> float:
         cmd += ["--max_steps", str(steps), "--eval_strategy", "no", "--save_strategy", "no", "--output_dir", out]
         cmd += ["--final_eval_size", "100", "--logging_steps", str(steps)]
         subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
-        rows = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        rows = read_metrics(out)
     return next(r["train_samples_per_second"] for r in rows if "train_samples_per_second" in r)
 
 
@@ -180,8 +180,9 @@ def main() -> None:
     package_way = f"{'bf16' if precision == 'bf16' else 'fp32'} {attention}"
     ratios = []
     plain_demo = None
+    fast_bf16 = bf16_peak >= fp32_peak
     ways = dict(WAYS)
-    if bf16_peak < fp32_peak:  # no fast bf16 here (emulated: minutes a step for the paper's model): fp32 ways only
+    if not fast_bf16:  # no fast bf16 here (emulated: minutes a step for the paper's model): fp32 ways only
         ways = {way: spec for way, spec in WAYS.items() if spec[0] != "bf16"}
         print("bf16 matmuls are slower than fp32 on this CPU: the bf16 ways are skipped, and so is the bf16 peak\n")
     for setup in setups:
@@ -190,7 +191,7 @@ def main() -> None:
             r = run(setup, prec, attn, adamw, steps)
             speeds[way] = r["examples/s"]
             label = f"{way} (package)" if way == package_way else way
-            of_bf16 = f"{100 * r['flop/s'] / bf16_peak:.0f}%" if bf16_peak >= fp32_peak else "–"
+            of_bf16 = f"{100 * r['flop/s'] / bf16_peak:.0f}%" if fast_bf16 else "–"
             print(
                 f"| {setup.name} | {label} | {r['examples/s']:.0f} | {r['tokens/s']:,.0f} | {r['flop/s'] / 1e12:.3f} "
                 f"| {of_bf16} | {100 * r['flop/s'] / fp32_peak:.0f}% | {100 * r['data wait']:.1f}% |",

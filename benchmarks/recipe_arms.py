@@ -24,6 +24,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from linalg_transformers.record import read_metrics
 from linalg_transformers.scoring import TOLERANCES, accuracy_key, tolerance_label
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,14 +136,6 @@ ARMS: dict[str, Arm] = {
 def run_name(arm: Arm, seed: int) -> str:
     """Output folder name of an arm and seed (``<arm>`` for seed 0, ``<arm>-s<seed>`` otherwise)."""
     return arm.name if seed == 0 else f"{arm.name}-s{seed}"
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    """Rows of ``metrics.jsonl`` (training drops the rows a resumed run repeats, so each step appears once)."""
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def loss_key(rows: list[dict]) -> str:

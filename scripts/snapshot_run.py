@@ -7,8 +7,9 @@ Where that folder may not survive until the next session, this keeps what is nee
 instead: ``model.safetensors`` stored in float16 (half the size; ``config.json`` says float32, so ``from_pretrained``
 and ``--init_from`` load it in float32, as the published models do), the tokenizer files, ``metrics.jsonl``,
 ``training_args.yaml`` and ``trainer_state.json`` of that checkpoint, and a ``SNAPSHOT.json`` naming the checkpoint,
-its step, examples and training time (and the hardware, once the run has stopped and recorded it), which
-`linalg_transformers.record.training_lineage` reads, so that a run continued from the snapshot counts them. Continue
+its step and examples (and the hardware, once the run has stopped and recorded it), which
+`linalg_transformers.record.training_lineage` reads with the training time of ``metrics.jsonl`` up to that step, so
+that a run continued from the snapshot counts them. Continue
 with ``training/train.py --init_from DEST`` (a fresh optimizer and warmup; pass a new
 ``--seed`` so that the example stream is not the one already seen).
 """
@@ -26,7 +27,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 import linalg_transformers  # noqa: F401  (registers the Auto classes)
 from linalg_transformers.hub.weights import save_stored_weights
-from linalg_transformers.record import SNAPSHOT_FILE, training_sessions
+from linalg_transformers.record import SNAPSHOT_FILE, read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "training"))
@@ -39,8 +40,7 @@ def examples_per_step(run_dir: Path) -> int:
     Raises:
         ValueError: when the run has logged no step yet.
     """
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        row = json.loads(line) if line.strip() else {}
+    for row in read_metrics(run_dir):
         if row.get("step", 0) > 0 and "examples" in row:
             return row["examples"] // row["step"]
     raise ValueError(f"{run_dir}: metrics.jsonl has no logged step to count examples from")
@@ -63,13 +63,11 @@ def snapshot(run_dir: Path, dest: Path) -> dict[str, object]:
     for name in ("metrics.jsonl", "training_args.yaml"):
         shutil.copy2(run_dir / name, dest / name)
     shutil.copy2(checkpoint / "trainer_state.json", dest / "trainer_state.json")
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     info = {
         "run": str(run_dir),
         "checkpoint": checkpoint.name,
         "step": state["global_step"],
         "examples": state["global_step"] * examples_per_step(run_dir),
-        "train_seconds": round(sum(training_sessions(rows, until_step=state["global_step"])), 1),
         "stored_dtype": "float16",
         "continue": f"python training/train.py --config <the run's config> --init_from {dest} --seed <a new seed>",
     }

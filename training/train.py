@@ -64,7 +64,7 @@ from linalg_transformers.number_loss import LOSS_KINDS, NumberTokenLoss
 from linalg_transformers.numeric_init import apply_numeric_init
 from linalg_transformers.problems import BaseProblem, get_problem, test_set
 from linalg_transformers.problems.test_sets import DEFAULT_TEST_SEED, round_matrices
-from linalg_transformers.record import training_command, training_lineage
+from linalg_transformers.record import read_metrics, training_command, training_lineage
 from linalg_transformers.scoring import (
     MAIN_TOLERANCE,
     TOLERANCES,
@@ -534,7 +534,7 @@ def plot_curves(metrics_path: Path, out_path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    entries = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    entries = read_metrics(metrics_path.parent)
     train = [e for e in entries if "loss" in e]
     evals = [e for e in entries if f"eval_{accuracy_key(MAIN_TOLERANCE)}" in e]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))

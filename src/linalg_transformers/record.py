@@ -30,6 +30,7 @@ __all__ = [
     "SNAPSHOT_FILE",
     "published_lineage",
     "published_results",
+    "read_metrics",
     "sanitized_training_args",
     "training_command",
     "snapshot_lineage",
@@ -84,6 +85,17 @@ def training_command(argv: Sequence[str], *, num_processes: int = 1, script: str
     return shlex.join([*launcher, script, *argv])
 
 
+def read_metrics(folder: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of a folder's ``metrics.jsonl``, in order (empty without the file).
+
+    Training drops the rows a resumed run repeats, so each step appears once.
+    """
+    path = Path(folder) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 SNAPSHOT_FILE = "SNAPSHOT.json"
 """What `scripts/snapshot_run.py` writes beside a run's float16 weights: the checkpoint, its step and examples."""
 
@@ -120,8 +132,8 @@ def snapshot_lineage(folder: str | os.PathLike) -> dict[str, Any] | None:
     """What a snapshot of a run in progress (`scripts/snapshot_run.py`) had been trained on, or `None` if not one.
 
     A snapshot holds no ``results.json`` (the run had not ended): its examples come from ``SNAPSHOT.json``, its
-    training time from the ``metrics.jsonl`` rows up to the snapshot's step, its hardware from ``SNAPSHOT.json``
-    when recorded there.
+    training time from the ``metrics.jsonl`` rows up to the snapshot's step (the file holds the whole run's), its
+    hardware from ``SNAPSHOT.json`` when recorded there.
 
     Returns:
         `dict` or `None`: ``examples_seen``, ``train_seconds`` and ``hardware``, as `training_lineage` adds them.
@@ -130,14 +142,10 @@ def snapshot_lineage(folder: str | os.PathLike) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     info = json.loads(path.read_text())
-    metrics_path = Path(folder) / "metrics.jsonl"
-    seconds = info.get("train_seconds")
-    if seconds is None and metrics_path.is_file():
-        rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-        seconds = sum(training_sessions(rows, until_step=int(info["step"])))
+    seconds = sum(training_sessions(read_metrics(folder), until_step=int(info["step"])))
     return {
         "examples_seen": int(info["examples"]),
-        "train_seconds": round(float(seconds or 0.0), 1),
+        "train_seconds": round(seconds, 1),
         "hardware": info.get("hardware", "hardware not recorded in the snapshot"),
     }
 
@@ -187,10 +195,12 @@ class TrainingOutput:
                 "(the final model, tokenizer, results.json and training_args.yaml are written when training ends)"
             )
         config: dict[str, Any] = {}
-        if (path / "config.json").is_file():
+        if (path / "config.json").is_file():  # required unless record_only (checked above)
             config = json.loads((path / "config.json").read_text())
-        if (config or not record_only) and config.get("model_type") != "matrix_seq2seq":
-            raise ValueError(f"{path}/config.json has model_type {config.get('model_type')!r}, not 'matrix_seq2seq'")
+            if config.get("model_type") != "matrix_seq2seq":
+                raise ValueError(
+                    f"{path}/config.json has model_type {config.get('model_type')!r}, not 'matrix_seq2seq'"
+                )
         results = json.loads((path / "results.json").read_text())
         for key in ("test_sets", "problem", "examples_seen", "steps", "test_size", "hardware"):
             if key not in results:
@@ -202,10 +212,7 @@ class TrainingOutput:
         training_args = yaml.safe_load((path / "training_args.yaml").read_text()) or {}
         if not isinstance(training_args, dict):
             raise ValueError(f"{path}/training_args.yaml is not a mapping of training arguments")
-        metrics = []
-        if (path / "metrics.jsonl").is_file():
-            metrics = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        return cls(path=path, config=config, results=results, training_args=training_args, metrics=metrics)
+        return cls(path=path, config=config, results=results, training_args=training_args, metrics=read_metrics(path))
 
     def training_sessions(self) -> list[float]:
         """Wall-clock seconds of each training session (a resumed run starts a new one), from ``metrics.jsonl``."""
