@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from linalg_transformers import record
-from linalg_transformers.hub.card import format_duration
+from linalg_transformers.hub.history import format_duration
 from linalg_transformers.record import TrainingOutput
 from linalg_transformers.scoring import TOLERANCES, accuracy_key, tolerance_label
 

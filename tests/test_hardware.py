@@ -106,3 +106,20 @@ def test_the_training_benchmark_runs_every_way_on_a_tiny_model():
     for precision, attention, adamw in bench_training.WAYS.values():
         result = bench_training.run(tiny, precision, attention, adamw, steps=1)
         assert result["examples/s"] > 0 and 0.0 <= result["data wait"] < 1.0
+
+
+@pytest.mark.parametrize(("rate", "expected"), [(1e12, hardware.PEAK_SHAPE), (1e8, hardware.PROBE_SHAPE)])
+def test_the_peak_measurement_keeps_to_its_time_limit(monkeypatch, rate, expected):
+    """A CPU that emulates bf16 (minutes for six 2048^3 products) gets the probe shape's rate, and says so."""
+    calls = []
+
+    def fake(dtype, shape=hardware.PEAK_SHAPE, repeats=5):
+        calls.append(shape)
+        return rate
+
+    monkeypatch.setattr(hardware, "matmul_flops", fake)
+    peak = hardware.matmul_peak(torch.bfloat16, max_seconds=20.0)
+    assert peak == hardware.MatmulPeak(rate, expected) and calls == [hardware.PROBE_SHAPE, expected]
+    assert peak.label == f"{expected[0]}^3"
+    with pytest.raises(ValueError, match="max_seconds"):
+        hardware.matmul_peak(torch.float32, max_seconds=0)

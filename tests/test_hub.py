@@ -489,6 +489,37 @@ def test_bad_segments_are_named(tmp_path, training_output, change, match):
         card_module.read_runs(runs, output.training_args)
 
 
+def test_a_segment_is_built_from_the_run_record(tmp_path):
+    """scripts/segment_entry.py: a run's metrics.jsonl, offset by what the lineage had seen, as a runs-file segment."""
+    from linalg_transformers.hub import history
+
+    metrics = [
+        {"step": 100, "examples": 3200, "loss": 1.2, "wall_time": 40.0},
+        {"step": 200, "examples": 6400, "eval_loss": 1.1234, "eval_accuracy@0.05": 0.61, "wall_time": 80.0},
+        {"step": 300, "examples": 9600, "loss": 1.0, "wall_time": 30.0},  # a resumed session: its clock restarts
+        {"step": 400, "examples": 12800, "eval_loss": 1.0, "eval_accuracy@0.05": 0.7, "wall_time": 70.0},
+    ]
+    labels = {"run": "H", "session": "day 3", "hardware": "a CPU", "schedule": "constant 2e-4"}
+    entry = history.segment_from_metrics(metrics, **labels, start=1000)
+    assert entry["examples"] == [1000, 13800] and entry["train_seconds"] == 150  # 80 + 70: two sessions
+    assert entry["evaluations"] == [[7400, 1.123, 0.61], [13800, 1.0, 0.7]]
+    runs = tmp_path / "runs.yaml"
+    runs.write_text(yaml.safe_dump({"segments": [SEGMENTS[0], {**entry, "examples": [204800, 216600],
+                                    "evaluations": [[210000, 1.0, 0.7]]}]}))  # fmt: skip
+    assert len(history.parse_segments(yaml.safe_load(runs.read_text())["segments"], str(runs))) == 2
+    with pytest.raises(ValueError, match="no wall_time"):
+        history.segment_from_metrics([{"step": 1, "examples": 32}], **labels, start=0)
+    with pytest.raises(ValueError, match="'schedule' must be a non-empty text"):
+        history.segment_from_metrics(metrics, **{**labels, "schedule": ""}, start=0)
+    script = ROOT / "scripts" / "segment_entry.py"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in metrics))
+    args = [f"--{k}={v}" for k, v in labels.items()]
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "run"), *args, "--start", "1000"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert yaml.safe_load(out) == [entry] and out.startswith("  - run: H")
+
+
 def test_card_shows_the_schedule_that_ran(training_output):
     import dataclasses
 

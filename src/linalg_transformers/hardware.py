@@ -22,6 +22,7 @@ import ctypes
 import functools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -36,7 +37,11 @@ __all__ = [
     "cpu_name",
     "default_attention",
     "default_mixed_precision",
+    "PEAK_SHAPE",
+    "PROBE_SHAPE",
+    "MatmulPeak",
     "matmul_flops",
+    "matmul_peak",
     "tune_malloc",
 ]
 
@@ -87,7 +92,14 @@ def best_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     return best
 
 
-def matmul_flops(dtype: torch.dtype, shape: tuple[int, int, int] = (2048, 2048, 2048), repeats: int = 5) -> float:
+PEAK_SHAPE = (2048, 2048, 2048)
+"""The matmul whose rate the benchmarks report as this CPU's peak (large enough for AMX and AVX-512 to run full)."""
+
+PROBE_SHAPE = (512, 512, 512)
+"""The smaller product `matmul_peak` times first, to tell whether the peak shape fits its time limit."""
+
+
+def matmul_flops(dtype: torch.dtype, shape: tuple[int, int, int] = PEAK_SHAPE, repeats: int = 5) -> float:
     """Measured FLOP/s of a ``(m, k) @ (k, n)`` CPU matmul in `dtype` (best of `repeats`, after one warm-up).
 
     Args:
@@ -101,6 +113,50 @@ def matmul_flops(dtype: torch.dtype, shape: tuple[int, int, int] = (2048, 2048, 
     m, k, n = shape
     a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
     return 2.0 * m * k * n / best_time(lambda: a @ b, repeats)
+
+
+@dataclass(frozen=True)
+class MatmulPeak:
+    """A measured matmul rate and the product it was measured on.
+
+    Attributes:
+        flops (`float`): FLOP/s (``2 m k n`` per product, best of the repeats).
+        shape (`tuple[int, int, int]`): ``(m, k, n)``: `PEAK_SHAPE`, or `PROBE_SHAPE` where the peak shape would
+            have taken longer than the time limit (a CPU that emulates the dtype: bf16 on an AMD EPYC without bf16
+            units took minutes for six 2048^3 products).
+    """
+
+    flops: float
+    shape: tuple[int, int, int]
+
+    @property
+    def label(self) -> str:
+        """``"2048^3"``, or ``"512^3"`` and so on for the shape it was measured on (``"m x k x n"`` if not a cube)."""
+        m, k, n = self.shape
+        return f"{m}^3" if m == k == n else f"{m} x {k} x {n}"
+
+
+def matmul_peak(dtype: torch.dtype, repeats: int = 5, max_seconds: float = 20.0) -> MatmulPeak:
+    """This CPU's matmul rate in `dtype` on `PEAK_SHAPE`, within about `max_seconds`.
+
+    One `PROBE_SHAPE` product is timed first; if ``repeats + 1`` products of the peak shape would take longer than
+    `max_seconds` at that rate, the probe shape's best of `repeats` is returned instead, with its shape.
+
+    Args:
+        dtype (`torch.dtype`): `torch.float32` or `torch.bfloat16`.
+        repeats (`int`, *optional*, defaults to 5): Timed repetitions.
+        max_seconds (`float`, *optional*, defaults to 20.0): The time the measurement may take.
+
+    Returns:
+        `MatmulPeak`: the rate and the shape it was measured on.
+    """
+    if not max_seconds > 0:
+        raise ValueError(f"max_seconds must be > 0; got {max_seconds!r}")
+    probe = matmul_flops(dtype, PROBE_SHAPE, repeats=1)
+    peak_products = (repeats + 1) * 2.0 * PEAK_SHAPE[0] * PEAK_SHAPE[1] * PEAK_SHAPE[2]
+    if peak_products / probe > max_seconds:
+        return MatmulPeak(matmul_flops(dtype, PROBE_SHAPE, repeats), PROBE_SHAPE)
+    return MatmulPeak(matmul_flops(dtype, PEAK_SHAPE, repeats), PEAK_SHAPE)
 
 
 @functools.cache

@@ -29,7 +29,8 @@ from ..record import (
     training_lineage,
 )
 from .cache import InstalledCheckpoint, install_checkpoint, install_checkpoints, snapshot_commit_id
-from .card import CARD_SECTIONS, PROSE_SECTIONS, describe_problem, format_duration, read_card_source, render_model_card
+from .card import CARD_SECTIONS, PROSE_SECTIONS, describe_problem, read_card_source, render_model_card
+from .history import format_duration
 from .layout import DEFAULT_METRIC_REPO, default_local_dir, project_path, validate_repo_id
 from .push import PublishResult, publish_metric, publish_model, push_folder
 from .remote_code import (

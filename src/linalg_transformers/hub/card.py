@@ -24,7 +24,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from ..problems.test_sets import DEFAULT_TEST_SEED
 from ..record import TrainingOutput, published_lineage
 from ..scoring import TOLERANCES, accuracy_key, format_accuracy_table, format_percent, tolerance_label
-from .history import HISTORY_PLOT, Segment, format_history_table, parse_segments
+from .history import HISTORY_PLOT, Segment, format_duration, format_history_table, parse_segments
 from .layout import DEFAULT_METRIC_REPO, validate_repo_id
 from .remote_code import registered_pipelines
 from .weights import DEFAULT_RELEASE_DTYPE, LOAD_DTYPE, WeightsCheck
@@ -35,7 +35,6 @@ __all__ = [
     "PROSE_SECTIONS",
     "Runs",
     "describe_problem",
-    "format_duration",
     "read_card_source",
     "read_runs",
     "render_model_card",
@@ -64,19 +63,6 @@ CITATION = """\
   year={2022},
   url={https://openreview.net/forum?id=Hp4g7FAXXG}
 }"""
-
-
-def format_duration(seconds: float) -> str:
-    """A wall-clock duration for a model card, e.g. ``"2 h 05 min"``, ``"12 min 07 s"`` or ``"41.3 s"``."""
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"a duration must be a finite number of seconds >= 0; got {seconds!r}")
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def split_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
@@ -440,7 +426,7 @@ def render_model_card(
     output: TrainingOutput,
     repo_id: str,
     *,
-    runs_file: str | os.PathLike | None = None,
+    runs_file: str | os.PathLike | Runs | None = None,
     dtype: str = DEFAULT_RELEASE_DTYPE,
     n_parameters: int = 0,
     dtype_check: WeightsCheck | None = None,
@@ -459,7 +445,8 @@ def render_model_card(
         card_source (`str` or `os.PathLike`): ``model_cards/<name>.md``.
         output (`TrainingOutput`): The training output being published.
         repo_id (`str`): ``org/name``.
-        runs_file (`str` or `os.PathLike`, *optional*): YAML with ``commands`` run and ``notes``.
+        runs_file (`str`, `os.PathLike` or `Runs`, *optional*): The runs file (YAML with ``commands``, ``notes`` and
+            ``segments``), or what `read_runs` read from it.
         dtype (`str`, *optional*, defaults to `DEFAULT_RELEASE_DTYPE`): Storage dtype of the published weights.
         n_parameters (`int`, *optional*): Number of parameters.
         dtype_check (`WeightsCheck`, *optional*): The published weights compared with the trained ones.
@@ -483,7 +470,7 @@ def render_model_card(
     for key, kind in _CARD_KEYS.items():
         if key in meta and not isinstance(meta[key], kind):
             raise ValueError(f"{card_source}: front-matter key {key!r} must be a {kind.__name__}")
-    runs = read_runs(runs_file, output.training_args)
+    runs = runs_file if isinstance(runs_file, Runs) else read_runs(runs_file, output.training_args)
     context = _card_context(
         output,
         repo_id,

@@ -31,7 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HISTORY_PLOT", "Evaluation", "Segment", "format_history_table", "parse_segments", "plot_history"]
+__all__ = [
+    "HISTORY_PLOT",
+    "Evaluation",
+    "Segment",
+    "format_duration",
+    "format_history_table",
+    "parse_segments",
+    "plot_history",
+    "segment_from_metrics",
+]
 
 HISTORY_PLOT = "training_history.png"
 """The file publishing writes the whole curve to, beside ``training_curves.png`` (the last run's own)."""
@@ -80,6 +89,19 @@ class Segment:
     train_seconds: float
     evaluations: tuple[Evaluation, ...] = field(default_factory=tuple)
     test_problems: int = 1000
+
+
+def format_duration(seconds: float) -> str:
+    """A wall-clock duration for a model card, e.g. ``"2 h 05 min"``, ``"12 min 07 s"`` or ``"41.3 s"``."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"a duration must be a finite number of seconds >= 0; got {seconds!r}")
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def _number(value: Any, where: str, what: str) -> float:
@@ -148,10 +170,69 @@ def parse_segments(entries: Any, source: str) -> tuple[Segment, ...]:
     return segments
 
 
+def segment_from_metrics(
+    metrics: Sequence[dict[str, Any]],
+    *,
+    run: str,
+    session: str,
+    hardware: str,
+    schedule: str,
+    start: int,
+    test_problems: int = 1000,
+) -> dict[str, Any]:
+    """A runs-file segment (the mapping of the module's example) from one run's ``metrics.jsonl`` rows.
+
+    The run's own example counts are offset by ``start``, what the lineage had seen when the run began (a run
+    continued with ``--init_from`` counts from 0), and its training time is its sessions' wall clock added up
+    (`linalg_transformers.record.training_sessions`). The evaluation points are the rows with a test loss and an
+    accuracy at 5% (``eval_loss``, ``eval_accuracy@0.05``), which `training/train.py` logs at each ``eval_steps``
+    and at the end. The result goes through the same checks as a segment read from a runs file.
+
+    Args:
+        metrics (`Sequence[dict]`): The rows of the run's ``metrics.jsonl``, in order (`record.read_metrics`).
+        run (`str`): The run's name in the notes.
+        session (`str`): When it trained.
+        hardware (`str`): The CPU or GPU, threads and precision.
+        schedule (`str`): The learning rate over the run.
+        start (`int`): Examples the lineage had seen before this run.
+        test_problems (`int`, *optional*, defaults to 1000): Fixed test problems of the logged accuracies (the
+            run's ``eval_size``).
+
+    Returns:
+        `dict`: The segment, ready for ``yaml.safe_dump`` into the runs file's ``segments``.
+
+    Raises:
+        ValueError: if the rows have no example counts or no training time, or the segment fails its checks.
+    """
+    from ..record import training_sessions
+    from ..scoring import accuracy_key
+
+    counts = [int(row["examples"]) for row in metrics if isinstance(row.get("examples"), int | float)]
+    seconds = sum(training_sessions(metrics))
+    if not counts or not seconds:
+        raise ValueError("the metrics have no example counts or no wall_time: not a training/train.py run record")
+    accuracy = f"eval_{accuracy_key(0.05)}"
+    points: dict[int, list[float]] = {}
+    for row in metrics:
+        if "eval_loss" in row and accuracy in row:
+            examples = start + int(row["examples"])
+            points[examples] = [examples, round(float(row["eval_loss"]), 3), round(float(row[accuracy]), 4)]
+    entry = {
+        "run": run,
+        "session": session,
+        "hardware": hardware,
+        "schedule": schedule,
+        "examples": [start, start + max(counts)],
+        "train_seconds": round(seconds),
+        "test_problems": test_problems,
+        "evaluations": [points[k] for k in sorted(points)],
+    }
+    _segment(entry, f"segment of run {run}")
+    return entry
+
+
 def format_history_table(segments: Sequence[Segment]) -> str:
     """The card's Markdown table: one row per segment, its last evaluation's loss and accuracy."""
-    from .card import format_duration
-
     lines = [
         "| run | session | hardware | schedule | examples | training time | test loss | 5% tol. | test problems |",
         "|---|---|---|---|---:|---:|---:|---:|---:|",

@@ -109,7 +109,7 @@ def build_model_repo(
         card_source,
         output,
         repo_id,
-        runs_file=runs_file,
+        runs_file=runs,
         dtype=dtype,
         n_parameters=sum(p.numel() for p in model.parameters()),
         dtype_check=check,
