@@ -199,6 +199,8 @@ def test_bad_number_loss_options_raise(monkeypatch):
         (["--number_loss_weight", "-0.1"], "number_loss_weight"),
         (["--repeat_pool_size", "10"], "both repeat_pool_size > 0 and repeat_prob > 0"),
         (["--repeat_prob", "1.5", "--repeat_pool_size", "3"], "repeat_prob must be in"),
+        (["--eval_size", "0"], "eval_size must be >= 1"),
+        (["--final_eval_size", "-1"], "final_eval_size must be >= 0"),
     ):
         with pytest.raises(ValueError, match=match):
             train.parse_arguments(["--config", str(SMOKE), "--output_dir", "/tmp/unused", *bad])

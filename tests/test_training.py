@@ -152,6 +152,14 @@ def test_smoke_training_one_process(tmp_path):
 
 
 @pytest.mark.slow
+def test_final_eval_size_zero_trains_and_writes_the_curves_but_no_results(tmp_path):
+    res = run_train(tmp_path, "--max_steps", "4", "--eval_steps", "4", "--save_steps", "4", "--final_eval_size", "0")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "model.safetensors").exists() and (tmp_path / "training_curves.png").exists()
+    assert not (tmp_path / "results.json").exists() and "Final accuracy" not in res.stdout
+
+
+@pytest.mark.slow
 def test_resume_after_kill_continues_the_stream(tmp_path):
     """Kill a run after its first checkpoint, resume it, and compare with an uninterrupted run."""
     out = tmp_path / "killed"

@@ -120,7 +120,9 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
     # ---- data and evaluation
     chunk_size: int = field(default=4096, metadata={"help": "Examples generated per vectorized call."})
     eval_size: int = field(default=1000, metadata={"help": "Test-set examples scored at each evaluation."})
-    final_eval_size: int = field(default=10_000, metadata={"help": "Test-set examples scored at the end."})
+    final_eval_size: int = field(
+        default=10_000, metadata={"help": "Test-set examples scored at the end; 0 skips the final evaluation."}
+    )
     test_seed: int | None = field(default=None, metadata={"help": "Seed of the fixed test set (default: standard)."})
     extra_test_distributions: str | None = field(
         default=None, metadata={"help": "Comma-separated eigenvalue distributions also evaluated at the end."}
@@ -190,6 +192,10 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
         if not 0.0 <= self.repeat_prob <= 1.0:
             raise ValueError(f"repeat_prob must be in [0, 1]; got {self.repeat_prob!r}")
+        if not self.eval_size >= 1:
+            raise ValueError(f"eval_size must be >= 1 (the test problems of each evaluation); got {self.eval_size!r}")
+        if not self.final_eval_size >= 0:
+            raise ValueError(f"final_eval_size must be >= 0 (0: no final evaluation); got {self.final_eval_size!r}")
         for name in ("time_budget_s", "stop_after_s"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0 (0: off); got {getattr(self, name)!r}")
@@ -459,7 +465,7 @@ def fixed_test_inputs(args: MatrixTrainingArguments, problem: BaseProblem, token
     if extra:
         problems += list(distribution_variants(problem, extra).values())
     seeds = {DEFAULT_TEST_SEED, DEFAULT_TEST_SEED if args.test_seed is None else args.test_seed}
-    sizes = {args.eval_size, args.final_eval_size, 10_000}
+    sizes = {args.eval_size, args.final_eval_size, 10_000} - {0}
     keys: set[bytes] = set()
     for p in problems:
         for seed in seeds:
@@ -655,17 +661,20 @@ def main(argv: list[str] | None = None) -> int:
         tokenizer.save_pretrained(str(output_dir))
         trainer.save_state()
         steps = trainer.state.global_step
-        final_report(
-            args,
-            trainer.model,
-            tokenizer,
-            problem,
-            output_dir,
-            train_seconds,
-            steps,
-            examples_per_step,
-            command=command,
-        )
+        if args.final_eval_size:
+            final_report(
+                args,
+                trainer.model,
+                tokenizer,
+                problem,
+                output_dir,
+                train_seconds,
+                steps,
+                examples_per_step,
+                command=command,
+            )
+        elif (output_dir / "metrics.jsonl").exists():  # a probe, or a segment scored elsewhere: the curves only
+            plot_curves(output_dir / "metrics.jsonl", output_dir / "training_curves.png")
     finish_distributed()
     return 0
 
