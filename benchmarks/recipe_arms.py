@@ -5,6 +5,7 @@ Usage:
     python benchmarks/recipe_arms.py run base [--seed 1]        # train one arm into runs/recipe/<arm>[-s<seed>]
     python benchmarks/recipe_arms.py table [--out docs/recipe-arms.md] [--plot docs/recipe-arms.png]
     python benchmarks/recipe_arms.py project runs/eigen-p1000-v3 [--target-loss 0.6]   # examples to a test loss
+    python benchmarks/recipe_arms.py project-accuracy MODEL MODEL ... [--size 10000] [--plot P]   # ... to a target
 
 Protocol (docs/recipes.md): 5x5 eigenvalues of Wigner matrices, FP15 in, P1000 out, from scratch, every arm at the
 same budget of `BUDGET` examples with the same seed and the same fixed test set. Each arm logs its loss per target
@@ -23,6 +24,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from linalg_transformers.record import read_metrics
 from linalg_transformers.scoring import TOLERANCES, accuracy_key, tolerance_label
@@ -299,8 +302,166 @@ def project(run_dir: Path, target_loss: float = TARGET_LOSS, skip: int = 1) -> P
     return Projection(points, slope, log_examples, per_example * 100_000, linear_examples)
 
 
+ACCURACY_TARGETS: tuple[tuple[float, float], ...] = ((0.05, 0.99), (0.01, 0.90))
+"""The eigenvalue release targets, (tolerance, share of test problems within it): 99% at 5% and 90% at 1%."""
+
+
+@dataclass(frozen=True)
+class ErrorPoint:
+    """One decayed model of a lineage, measured on the fixed test set.
+
+    Attributes:
+        model (`str`): Its folder.
+        examples (`int`): Examples its lineage had seen (``examples_seen_total`` of ``results.json``, else
+            ``examples_seen``).
+        quantiles (`dict[float, float]`): share -> the relative error that share of the test problems is within
+            (the empirical quantile; infinite where more than ``1 - share`` are malformed): the accuracy at a
+            tolerance reaches the share exactly when the quantile is below the tolerance.
+        accuracy (`dict[float, float]`): tolerance -> share of the test problems within it.
+    """
+
+    model: str
+    examples: int
+    quantiles: dict[float, float]
+    accuracy: dict[float, float]
+
+
+@dataclass(frozen=True)
+class TargetProjection:
+    """Where a target is reached if an error quantile keeps falling as a power of the examples.
+
+    Attributes:
+        tolerance (`float`): The target's tolerance.
+        share (`float`): The share of test problems that must be within it.
+        slope (`float`): d ln(quantile error) / d ln(examples), least squares over the points given.
+        examples (`float`): Examples at which that fit reaches `tolerance` (`math.inf` if it does not fall; an
+            already-met target gives the smallest measured examples that meet it, here and below).
+        recent_slope (`float`): The same slope through the last two points only.
+        recent_examples (`float`): Examples at which the line through the last two points reaches `tolerance`.
+    """
+
+    tolerance: float
+    share: float
+    slope: float
+    examples: float
+    recent_slope: float
+    recent_examples: float
+
+
+def error_quantile(errors: np.ndarray, share: float) -> float:
+    """The relative error that `share` of the problems are within: the smallest e with mean(errors <= e) >= share.
+
+    Args:
+        errors (`np.ndarray` of shape `(n,)`): Relative errors, infinite where malformed.
+        share (`float`): In (0, 1].
+    """
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"share must be in (0, 1]; got {share!r}")
+    if len(errors) == 0:
+        raise ValueError("no errors to take a quantile of")
+    ordered = np.sort(np.asarray(errors, dtype=float))
+    return float(ordered[max(math.ceil(share * len(ordered)) - 1, 0)])
+
+
+def project_target(points: list[tuple[int, float]], tolerance: float, share: float) -> TargetProjection:
+    """Fit ln(quantile error) linear in ln(examples) and solve for the examples where it reaches `tolerance`.
+
+    Two estimates, as `project` gives for the loss: the least-squares fit over all points, and the line through the
+    last two. Where the curve bends (a second drop early in the lineage), the two disagree, and the later points
+    are the better guide to what comes next.
+
+    Args:
+        points (`list[tuple[int, float]]`): (examples, the `share` quantile of the relative error), at least two, of
+            models trained the same way (decayed copies of one lineage: a constant-rate checkpoint sits higher).
+        tolerance (`float`): The target tolerance.
+        share (`float`): The target share (recorded in the result).
+
+    Returns:
+        `TargetProjection`.
+    """
+    finite = [(n, q) for n, q in points if math.isfinite(q) and q > 0]
+    if len(finite) < 2:
+        raise ValueError(f"need at least two points with a finite error quantile to fit; got {points!r}")
+    met = [n for n, q in finite if q < tolerance]  # strictly, as `scoring.is_correct`
+
+    def fit(pts: list[tuple[int, float]]) -> tuple[float, float]:
+        xs = [math.log(n) for n, _ in pts]
+        ys = [math.log(q) for _, q in pts]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        if met:
+            return slope, float(min(met))
+        return slope, math.exp(mx + (math.log(tolerance) - my) / slope) if slope < 0 else math.inf
+
+    slope, examples = fit(finite)
+    recent_slope, recent_examples = fit(sorted(finite)[-2:])
+    return TargetProjection(tolerance, share, slope, examples, recent_slope, recent_examples)
+
+
+def measure_errors(model: str, size: int = 10_000, batch_size: int = 500) -> ErrorPoint:
+    """Greedy relative errors of a model folder on the first `size` problems of its problem's fixed test set."""
+    import torch
+
+    from linalg_transformers.cli.problems import NOT_PROBLEM_OPTIONS
+    from linalg_transformers.evaluation import evaluate_model, load_model
+    from linalg_transformers.problems import get_problem, test_set
+
+    results_path = Path(model) / "results.json"
+    if not results_path.is_file():
+        raise ValueError(f"{model} has no results.json: give a trained model folder (its examples are read there)")
+    results = json.loads(results_path.read_text())
+    examples = int(results.get("examples_seen_total", results["examples_seen"]))
+    net, tok = load_model(model)
+    net = net.float()
+    trained = net.config.training_problem or {}
+    if "name" not in trained:
+        raise ValueError(f"{model} records no training problem (config.training_problem)")
+    problem = get_problem(trained["name"], **{k: v for k, v in trained.items() if k not in NOT_PROBLEM_OPTIONS})
+    with torch.inference_mode():
+        result = evaluate_model(net, tok, problem, test_set(problem, size=size).inputs, batch_size=batch_size)
+    shares = sorted({share for _, share in ACCURACY_TARGETS} | {0.5})
+    return ErrorPoint(
+        model=str(model),
+        examples=examples,
+        quantiles={share: error_quantile(result.errors, share) for share in shares},
+        accuracy={t: float(result.score.accuracy[t]) for t in TOLERANCES},
+    )
+
+
+def plot_targets(points: list[ErrorPoint], projections: list[TargetProjection], out: Path) -> None:
+    """Error quantiles against examples (log-log), each with its fit extended to its target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for proj in projections:
+        xs = [p.examples for p in points if math.isfinite(p.quantiles[proj.share])]
+        ys = [p.quantiles[proj.share] for p in points if math.isfinite(p.quantiles[proj.share])]
+        label = f"error within which {proj.share:.0%} of problems fall (target {tolerance_label(proj.tolerance)})"
+        (line,) = ax.plot(xs, ys, "o", label=label)
+        fits = ((proj.examples, proj.slope, xs[0], ":"), (proj.recent_examples, proj.recent_slope, xs[-2], "--"))
+        for examples, slope, start, style in fits:
+            if math.isfinite(examples) and examples > max(xs):  # the power law through (examples, tolerance)
+                grid = np.geomspace(start, examples, 50)
+                ax.plot(grid, proj.tolerance * (grid / examples) ** slope, style, color=line.get_color(), lw=1)
+                ax.plot([examples], [proj.tolerance], "*", color=line.get_color(), ms=9)
+        ax.axhline(proj.tolerance, color=line.get_color(), lw=0.5, ls=":")
+    ax.set(xscale="log", yscale="log", xlabel="examples seen", ylabel="relative error (d1)")
+    ax.set_title(
+        "decayed models of one lineage; to each target (star), the power law\n"
+        "through the last two points (dashed) and fitted to all (dotted)",
+        fontsize=9,
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``list``, ``run ARM`` or ``table``."""
+    """Command line: ``list``, ``run ARM``, ``table``, ``project RUN`` or ``project-accuracy MODEL ...``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list")
@@ -313,7 +474,29 @@ def main(argv: list[str] | None = None) -> int:
     proj = sub.add_parser("project")
     proj.add_argument("run_dir", type=Path)
     proj.add_argument("--target-loss", type=float, default=TARGET_LOSS)
+    acc = sub.add_parser("project-accuracy")
+    acc.add_argument("models", nargs="+", help="decayed model folders of one lineage, in any order")
+    acc.add_argument("--size", type=int, default=10_000, help="fixed test problems (default 10,000)")
+    acc.add_argument("--plot", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "project-accuracy":
+        points = sorted((measure_errors(m, args.size) for m in args.models), key=lambda p: p.examples)
+        for p in points:
+            accuracy = ", ".join(f"{tolerance_label(t)} {p.accuracy[t]:.2%}" for t in TOLERANCES)
+            quantiles = ", ".join(f"{s:.0%} within {q:.4f}" for s, q in p.quantiles.items())
+            print(f"{p.model}: {p.examples:,} examples; {accuracy}; {quantiles}")
+        projections = []
+        for tolerance, share in ACCURACY_TARGETS:
+            proj = project_target([(p.examples, p.quantiles[share]) for p in points], tolerance, share)
+            projections.append(proj)
+            print(
+                f"{share:.0%} at {tolerance_label(tolerance)}: fit over all points {proj.slope:+.2f} per e-fold of "
+                f"examples -> {proj.examples:,.0f} examples; last two points {proj.recent_slope:+.2f} -> "
+                f"{proj.recent_examples:,.0f}"
+            )
+        if args.plot:
+            plot_targets(points, projections, args.plot)
+        return 0
     if args.command == "list":
         for arm in ARMS.values():
             print(f"{arm.name}: {arm.lever}\n    {shlex.join(arm.command())}")

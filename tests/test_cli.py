@@ -238,6 +238,7 @@ def test_evaluate_prints_the_table_and_writes_json(tiny_model, tmp_path, capsys)
     results = json.loads(out_json.read_text())  # strict JSON: no NaN
     assert results["problem"] == get_problem("eigenvalues", dim=2).config_dict()
     assert (results["test_size"], results["test_seed"], results["num_beams"]) == (12, 2022, 1)
+    assert results["precision"] == "fp32"  # by default, as training's final evaluation and the model cards score
     row = results["test_sets"]["test"]
     assert set(row) >= {f"accuracy@{t:g}" for t in TOLERANCES} | {"well_formed"}
     # the shared evaluation path: the same numbers as evaluate_model on the fixed test set

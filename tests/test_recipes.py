@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_model
+from conftest import save_tiny_model, tiny_model
 from transformers import Seq2SeqTrainingArguments, pipeline
 from transformers.cache_utils import EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
@@ -637,3 +637,45 @@ def test_projection_extrapolates_the_test_loss_both_ways(tmp_path):
     assert p.linear_examples == pytest.approx(n2 + (1.0 - l2) / ((l2 - l1) / (n2 - n1)))
     with pytest.raises(ValueError, match="need at least 3 evaluations"):
         arms.project(tmp_path / "missing")
+
+
+def test_the_target_projection_fits_an_error_quantile_as_a_power_of_the_examples():
+    arms = _recipe_arms()
+    errors = np.array([0.03, 0.01, 0.02, np.inf, 0.04])  # one malformed answer
+    assert arms.error_quantile(errors, 0.4) == 0.02 and arms.error_quantile(errors, 0.8) == 0.04
+    assert arms.error_quantile(errors, 1.0) == math.inf  # 100% is never within a tolerance with a malformed answer
+    with pytest.raises(ValueError, match="share must be in"):
+        arms.error_quantile(errors, 0.0)
+    # q = 0.2 (n / 1e6)^-0.5: 0.01 is reached at n = 1e6 * 20^2 = 4e8
+    points = [(n, 0.2 * (n / 1e6) ** -0.5) for n in (1_000_000, 2_000_000, 4_000_000)]
+    p = arms.project_target(points, tolerance=0.01, share=0.9)
+    assert p.slope == pytest.approx(-0.5) and p.examples == pytest.approx(4e8, rel=1e-9)
+    assert p.recent_slope == pytest.approx(-0.5) and p.recent_examples == pytest.approx(4e8, rel=1e-9)
+    # a curve that bends: a steep early drop, then -0.5 through the last two points (as a lineage's second drop)
+    bent = arms.project_target([(250_000, 3.2), *points[1:]], tolerance=0.01, share=0.9)
+    assert bent.slope < -1.0 and bent.examples < 4e8  # all points: the early drop makes it optimistic
+    assert bent.recent_slope == pytest.approx(-0.5) and bent.recent_examples == pytest.approx(4e8, rel=1e-9)
+    assert arms.project_target(points, tolerance=0.15, share=0.9).examples == 2_000_000  # met: the first that meets it
+    rising = [(1_000_000, 0.02), (2_000_000, 0.03)]
+    assert arms.project_target(rising, tolerance=0.01, share=0.9).examples == math.inf
+    with pytest.raises(ValueError, match="at least two points with a finite error quantile"):
+        arms.project_target([(1_000_000, 0.02), (2_000_000, math.inf)], tolerance=0.01, share=0.9)
+
+
+def test_the_target_projection_measures_a_model_folder_on_its_fixed_test_set(tmp_path):
+    arms = _recipe_arms()
+    problem = get_problem("eigenvalues", dim=3)
+    folder = save_tiny_model(
+        tmp_path / "m",
+        MatrixTokenizer(input_encoding="P1000", output_encoding="P1000"),
+        training_problem=problem.config_dict(),
+    )
+    with pytest.raises(ValueError, match="has no results.json"):
+        arms.measure_errors(str(folder), size=4)
+    (folder / "results.json").write_text(json.dumps({"examples_seen": 640, "examples_seen_total": 5_640}))
+    point = arms.measure_errors(str(folder), size=4, batch_size=2)
+    assert point.examples == 5_640 and set(point.quantiles) == {0.5, 0.9, 0.99}
+    assert set(point.accuracy) == {0.05, 0.02, 0.01, 0.005} and all(0 <= a <= 1 for a in point.accuracy.values())
+    assert point.quantiles[0.5] <= point.quantiles[0.9] <= point.quantiles[0.99]
+    for tolerance in point.accuracy:  # the quantile and the accuracy say the same thing
+        assert (point.accuracy[tolerance] >= 0.9) == (point.quantiles[0.9] < tolerance)  # strict, as is_correct

@@ -133,6 +133,7 @@ def test_smoke_training_one_process(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["test_sets"]["test"]) >= {"accuracy@0.05", "accuracy@0.005"}
     assert results["examples_seen"] == 20 * 32
+    assert results["eval_precision"] == "fp32"  # the final evaluation never runs under the training's autocast
     # The command that ran, reproducible from the repository root (the model card prints it).
     assert results["command"] == shlex.join(
         ["python", "training/train.py", "--config", str(SMOKE), "--output_dir", str(tmp_path)]
@@ -149,6 +150,33 @@ def test_smoke_training_one_process(tmp_path):
     # The attention kernel chosen for training is recorded, but not saved into the model: it loads with the default.
     assert yaml.safe_load((tmp_path / "training_args.yaml").read_text())["attention"] in ("sdpa", "eager")
     assert "attn_implementation" not in (tmp_path / "config.json").read_text()
+    # scripts/rescore_run.py redoes the final evaluation in float32 and keeps the rest of the record.
+    del results["eval_precision"]
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "rescore_run.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    again = json.loads((tmp_path / "results.json").read_text())
+    assert again["eval_precision"] == "fp32" and again["test_sets"].keys() == results["test_sets"].keys()
+    assert {k: v for k, v in again.items() if k not in ("test_sets", "eval_precision")} == {
+        k: v for k, v in results.items() if k != "test_sets"
+    }
+    assert "| test |" in res.stdout and (tmp_path / "results.md").read_text().strip() in res.stdout
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "rescore_run.py"), str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert res.returncode == 2 and "is not a directory" in res.stderr
 
 
 @pytest.mark.slow
