@@ -354,6 +354,12 @@ def error_quantile(errors: np.ndarray, share: float) -> float:
     Args:
         errors (`np.ndarray` of shape `(n,)`): Relative errors, infinite where malformed.
         share (`float`): In (0, 1].
+
+    Returns:
+        `float`: That error (infinite when more than ``1 - share`` of the answers are malformed).
+
+    Raises:
+        ValueError: if `share` is outside (0, 1] or `errors` is empty.
     """
     if not 0.0 < share <= 1.0:
         raise ValueError(f"share must be in (0, 1]; got {share!r}")
@@ -378,10 +384,15 @@ def project_target(points: list[tuple[int, float]], tolerance: float, share: flo
 
     Returns:
         `TargetProjection`.
+
+    Raises:
+        ValueError: with fewer than two points of finite, positive quantile at distinct example counts.
     """
-    finite = [(n, q) for n, q in points if math.isfinite(q) and q > 0]
+    finite = sorted(dict((n, q) for n, q in points if math.isfinite(q) and q > 0).items())  # one per example count
     if len(finite) < 2:
-        raise ValueError(f"need at least two points with a finite error quantile to fit; got {points!r}")
+        raise ValueError(
+            f"need at least two points with a finite error quantile (at distinct examples) to fit; got {points!r}"
+        )
     met = [n for n, q in finite if q < tolerance]  # strictly, as `scoring.is_correct`
 
     def fit(pts: list[tuple[int, float]]) -> tuple[float, float]:
@@ -398,8 +409,30 @@ def project_target(points: list[tuple[int, float]], tolerance: float, share: flo
     return TargetProjection(tolerance, share, slope, examples, recent_slope, recent_examples)
 
 
+def lineage_examples(results: dict) -> int:
+    """Examples a model's lineage had seen, from its ``results.json``: published folders record the total
+    (``examples_seen_total``); a run folder started with ``--init_from`` records its own and its start's."""
+    if "examples_seen_total" in results:
+        return int(results["examples_seen_total"])
+    return int(results["examples_seen"]) + int((results.get("init_from") or {}).get("examples_seen", 0))
+
+
 def measure_errors(model: str, size: int = 10_000, batch_size: int = 500) -> ErrorPoint:
-    """Greedy relative errors of a model folder on the first `size` problems of its problem's fixed test set."""
+    """Greedy relative errors of a model folder on the first `size` problems of its problem's fixed test set.
+
+    The model runs in float32 on the CPU, as `AutoModel` loads it and as training's final evaluation scores it.
+
+    Args:
+        model (`str`): A trained model folder (a run's output or a published folder) with ``results.json``.
+        size (`int`, *optional*, defaults to 10,000): Fixed test problems (seed 2022).
+        batch_size (`int`, *optional*, defaults to 500): Problems per `generate()` call.
+
+    Returns:
+        `ErrorPoint`.
+
+    Raises:
+        ValueError: if the folder has no ``results.json`` or its config records no training problem.
+    """
     import torch
 
     from linalg_transformers.cli.problems import NOT_PROBLEM_OPTIONS
@@ -410,7 +443,7 @@ def measure_errors(model: str, size: int = 10_000, batch_size: int = 500) -> Err
     if not results_path.is_file():
         raise ValueError(f"{model} has no results.json: give a trained model folder (its examples are read there)")
     results = json.loads(results_path.read_text())
-    examples = int(results.get("examples_seen_total", results["examples_seen"]))
+    examples = lineage_examples(results)
     net, tok = load_model(model)
     net = net.float()
     trained = net.config.training_problem or {}
@@ -429,7 +462,13 @@ def measure_errors(model: str, size: int = 10_000, batch_size: int = 500) -> Err
 
 
 def plot_targets(points: list[ErrorPoint], projections: list[TargetProjection], out: Path) -> None:
-    """Error quantiles against examples (log-log), each with its fit extended to its target."""
+    """Error quantiles against examples (log-log), each with its fits extended to its target.
+
+    Args:
+        points (`list[ErrorPoint]`): The measured models.
+        projections (`list[TargetProjection]`): One per target, from `project_target` on those points.
+        out (`Path`): The PNG to write.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -27,7 +27,13 @@ import train  # noqa: E402
 
 
 def rescore(run_dir: str | Path) -> str:
-    """Re-evaluate `run_dir` in float32 and rewrite its results; returns the accuracy table (Markdown).
+    """Re-evaluate `run_dir` in float32 on the CPU and rewrite its results.
+
+    Args:
+        run_dir (`str` or `Path`): A finished training output directory.
+
+    Returns:
+        `str`: The accuracy table (Markdown), as written to ``results.md``.
 
     Raises:
         ValueError: if `run_dir` is not a finished training output.
@@ -57,6 +63,7 @@ def rescore(run_dir: str | Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line: ``rescore_run.py RUN_DIR``; a bad folder is a one-line error with exit code 2."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", help="a finished training output directory (training/train.py's output_dir)")
     args = parser.parse_args(argv)

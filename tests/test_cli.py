@@ -227,7 +227,10 @@ def test_option_values(text, value):
 
 
 # ------------------------------------------------------------------------------------------------ evaluate
-def test_evaluate_prints_the_table_and_writes_json(tiny_model, tmp_path, capsys):
+def test_evaluate_prints_the_table_and_writes_json(tiny_model, tmp_path, capsys, monkeypatch):
+    import linalg_transformers.cli.evaluate as evaluate_cli
+
+    monkeypatch.setattr(evaluate_cli, "cpu_bf16_is_faster", lambda: True)  # where auto would choose bf16
     out_json = tmp_path / "results" / "eval.json"
     argv = ["evaluate", str(tiny_model), "--size", "12", "--batch-size", "5", "--json", str(out_json)]
     code, out, err = run(argv, capsys)

@@ -29,6 +29,7 @@ from linalg_transformers.evaluation import evaluate_model, generate_matrices
 from linalg_transformers.number_loss import MANTISSA_GROUPS, MAX_DISTANCE, NumberTokenLoss
 from linalg_transformers.problems import available_problems, get_problem, test_set
 from linalg_transformers.regression_decoding import regression_generate, weighted_mean, weighted_median
+from linalg_transformers.scoring import Score
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "training" / "configs" / "smoke.yaml"
@@ -659,23 +660,36 @@ def test_the_target_projection_fits_an_error_quantile_as_a_power_of_the_examples
     rising = [(1_000_000, 0.02), (2_000_000, 0.03)]
     assert arms.project_target(rising, tolerance=0.01, share=0.9).examples == math.inf
     with pytest.raises(ValueError, match="at least two points with a finite error quantile"):
+        arms.project_target([(1_000_000, 0.02), (1_000_000, 0.03)], tolerance=0.01, share=0.9)
+    with pytest.raises(ValueError, match="at least two points with a finite error quantile"):
         arms.project_target([(1_000_000, 0.02), (2_000_000, math.inf)], tolerance=0.01, share=0.9)
 
 
-def test_the_target_projection_measures_a_model_folder_on_its_fixed_test_set(tmp_path):
+def test_the_target_projection_measures_a_model_folder_on_its_fixed_test_set(tmp_path, monkeypatch):
     arms = _recipe_arms()
     problem = get_problem("eigenvalues", dim=3)
-    folder = save_tiny_model(
-        tmp_path / "m",
-        MatrixTokenizer(input_encoding="P1000", output_encoding="P1000"),
-        training_problem=problem.config_dict(),
-    )
+    tok = MatrixTokenizer(input_encoding="P1000", output_encoding="P1000")
+    folder = save_tiny_model(tmp_path / "m", tok, training_problem=problem.config_dict())
     with pytest.raises(ValueError, match="has no results.json"):
         arms.measure_errors(str(folder), size=4)
+    # a published folder records the lineage's total; a run folder started with --init_from its own and its start's
     (folder / "results.json").write_text(json.dumps({"examples_seen": 640, "examples_seen_total": 5_640}))
     point = arms.measure_errors(str(folder), size=4, batch_size=2)
     assert point.examples == 5_640 and set(point.quantiles) == {0.5, 0.9, 0.99}
     assert set(point.accuracy) == {0.05, 0.02, 0.01, 0.005} and all(0 <= a <= 1 for a in point.accuracy.values())
-    assert point.quantiles[0.5] <= point.quantiles[0.9] <= point.quantiles[0.99]
-    for tolerance in point.accuracy:  # the quantile and the accuracy say the same thing
-        assert (point.accuracy[tolerance] >= 0.9) == (point.quantiles[0.9] < tolerance)  # strict, as is_correct
+    (folder / "results.json").write_text(json.dumps({"examples_seen": 640, "init_from": {"examples_seen": 5_000}}))
+    assert arms.measure_errors(str(folder), size=4, batch_size=2).examples == 5_640
+    # the quantiles and accuracies are those of the evaluation's errors (an untrained model's are all malformed)
+    import linalg_transformers.evaluation as evaluation
+
+    errors = np.array([0.004, 0.009, 0.03, 0.2, np.inf])
+    real = evaluation.evaluate_model
+
+    def known_errors(*args, **kwargs):
+        result = real(*args, **kwargs)
+        return evaluation.EvaluationResult(score=Score(errors, np.isfinite(errors)), predictions=result.predictions)
+
+    monkeypatch.setattr(evaluation, "evaluate_model", known_errors)
+    point = arms.measure_errors(str(folder), size=5, batch_size=5)
+    assert point.quantiles == {0.5: 0.03, 0.9: math.inf, 0.99: math.inf}
+    assert point.accuracy == {0.05: 0.6, 0.02: 0.4, 0.01: 0.4, 0.005: 0.2}

@@ -179,6 +179,42 @@ def test_smoke_training_one_process(tmp_path):
     assert res.returncode == 2 and "is not a directory" in res.stderr
 
 
+def test_the_final_evaluation_model_runs_in_float32_after_bf16_training(tmp_path):
+    from conftest import tiny_model
+    from transformers import Seq2SeqTrainingArguments
+
+    tok = MatrixTokenizer(input_encoding="P1000", output_encoding="P1000")
+    problem = get_problem("eigenvalues", dim=3)
+    stream = iter(ProblemStream(problem, tok, seed=0, chunk_size=16))
+    examples = [next(stream) for _ in range(8)]
+    collate = MatrixDataCollator(tok.pad_token_id)
+    args = Seq2SeqTrainingArguments(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=True,
+        max_steps=1,
+        per_device_train_batch_size=8,
+        report_to=[],
+        dataloader_num_workers=0,
+        save_strategy="no",
+    )
+    trainer = train.MatrixSeq2SeqTrainer(
+        model=tiny_model(tok), args=args, train_dataset=examples, data_collator=collate
+    )
+    trainer.train()
+    batch = collate(examples[:2])
+    clean = tiny_model(tok).eval()  # the same weights, never wrapped: float32 throughout
+    clean.load_state_dict(trainer.model.state_dict())
+    trainer.model.eval()
+    with torch.no_grad():
+        reference = clean(**batch).logits
+        # accelerate's bf16 wrapper stays on the trained model (its outputs are cast back to float32, their values
+        # are bf16's)
+        assert not torch.allclose(trainer.model(**batch).logits, reference, atol=1e-6)
+        model = train.evaluation_model(trainer)
+        assert torch.equal(model(**batch).logits, reference)
+
+
 @pytest.mark.slow
 def test_final_eval_size_zero_trains_and_writes_the_curves_but_no_results(tmp_path):
     res = run_train(tmp_path, "--max_steps", "4", "--eval_steps", "4", "--save_steps", "4", "--final_eval_size", "0")

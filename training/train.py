@@ -121,7 +121,10 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
     chunk_size: int = field(default=4096, metadata={"help": "Examples generated per vectorized call."})
     eval_size: int = field(default=1000, metadata={"help": "Test-set examples scored at each evaluation."})
     final_eval_size: int = field(
-        default=10_000, metadata={"help": "Test-set examples scored at the end; 0 skips the final evaluation."}
+        default=10_000,
+        metadata={
+            "help": "Test-set examples scored at the end; 0 skips the final evaluation (a probe: no results.json)."
+        },
     )
     test_seed: int | None = field(default=None, metadata={"help": "Seed of the fixed test set (default: standard)."})
     extra_test_distributions: str | None = field(
@@ -454,7 +457,14 @@ def build_number_loss(args: MatrixTrainingArguments, tokenizer: MatrixTokenizer)
 
 
 def extra_distributions(spec: str | None) -> list[str]:
-    """The eigenvalue distributions of an ``extra_test_distributions`` value (comma-separated, empties skipped)."""
+    """The eigenvalue distributions of an ``extra_test_distributions`` value.
+
+    Args:
+        spec (`str`, *optional*): Comma-separated distribution names; empty entries are skipped.
+
+    Returns:
+        `list[str]`: The names, in order.
+    """
     return [d.strip() for d in (spec or "").split(",") if d.strip()]
 
 
@@ -664,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.final_eval_size:
             final_report(
                 args,
-                trainer.model,
+                evaluation_model(trainer),
                 tokenizer,
                 problem,
                 output_dir,
@@ -677,6 +687,16 @@ def main(argv: list[str] | None = None) -> int:
             plot_curves(output_dir / "metrics.jsonl", output_dir / "training_curves.png")
     finish_distributed()
     return 0
+
+
+def evaluation_model(trainer: Seq2SeqTrainer) -> PreTrainedModel:
+    """The trained model without the mixed-precision wrapper that `accelerate` put on its forward for training.
+
+    With bf16 training, `accelerator.prepare` replaces the model's ``forward`` by one under bf16 autocast, and it stays
+    after training: `generate()` on ``trainer.model`` would still decode in bf16. This removes it, so that the final
+    evaluation runs in `FINAL_EVAL_PRECISION`.
+    """
+    return trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
 
 
 FINAL_EVAL_PRECISION = "fp32"
