@@ -326,7 +326,8 @@ def test_a_continued_run_counts_what_its_starting_model_saw(published, training_
     assert two["train_seconds_total"] == round(2 * sum(SESSIONS), 1) and two["init_from"] == lineage
     text = (folder / "README.md").read_text()
     assert f"1,280 in all, counting the 640 of the model this run started from (`{published}`" in text
-    assert f"{hub.format_duration(2 * sum(SESSIONS))} in all with the model it started from" in text
+    total = hub.format_duration(2 * sum(SESSIONS))
+    assert f"{total} in all with the model it started from (whose last run was on " in text
     assert f"This run started from another trained model (`init_from: {published}`" in text
 
     third = continued_run(training_output, str(folder), tmp_path / "third")  # started from the second

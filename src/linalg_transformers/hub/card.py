@@ -302,7 +302,7 @@ def _card_context(
         if math.isfinite(seconds):
             time_note = (
                 f"; {format_duration(seconds + lineage['train_seconds'])} in all with the model it started from "
-                f"({lineage['hardware']})"
+                f"(whose last run was on {lineage['hardware']})"
             )
     elif lineage:
         examples_note = f"; started from `{lineage['model']}` (`--init_from`), whose training is not recorded here"
