@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from linalg_transformers.record import read_metrics
+from linalg_transformers.record import lineage_examples, read_metrics
 from linalg_transformers.scoring import TOLERANCES, accuracy_key, tolerance_label
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -312,8 +312,7 @@ class ErrorPoint:
 
     Attributes:
         model (`str`): Its folder.
-        examples (`int`): Examples its lineage had seen (``examples_seen_total`` of ``results.json``, else
-            ``examples_seen``).
+        examples (`int`): Examples its lineage had seen (`record.lineage_examples` of its ``results.json``).
         quantiles (`dict[float, float]`): share -> the relative error that share of the test problems is within
             (the empirical quantile; infinite where more than ``1 - share`` are malformed): the accuracy at a
             tolerance reaches the share exactly when the quantile is below the tolerance.
@@ -405,16 +404,8 @@ def project_target(points: list[tuple[int, float]], tolerance: float, share: flo
         return slope, math.exp(mx + (math.log(tolerance) - my) / slope) if slope < 0 else math.inf
 
     slope, examples = fit(finite)
-    recent_slope, recent_examples = fit(sorted(finite)[-2:])
+    recent_slope, recent_examples = fit(finite[-2:])  # finite is sorted by examples
     return TargetProjection(tolerance, share, slope, examples, recent_slope, recent_examples)
-
-
-def lineage_examples(results: dict) -> int:
-    """Examples a model's lineage had seen, from its ``results.json``: published folders record the total
-    (``examples_seen_total``); a run folder started with ``--init_from`` records its own and its start's."""
-    if "examples_seen_total" in results:
-        return int(results["examples_seen_total"])
-    return int(results["examples_seen"]) + int((results.get("init_from") or {}).get("examples_seen", 0))
 
 
 def measure_errors(model: str, size: int = 10_000, batch_size: int = 500) -> ErrorPoint:
@@ -476,8 +467,8 @@ def plot_targets(points: list[ErrorPoint], projections: list[TargetProjection], 
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for proj in projections:
-        xs = [p.examples for p in points if math.isfinite(p.quantiles[proj.share])]
-        ys = [p.quantiles[proj.share] for p in points if math.isfinite(p.quantiles[proj.share])]
+        shown = [p for p in points if math.isfinite(p.quantiles[proj.share])]
+        xs, ys = [p.examples for p in shown], [p.quantiles[proj.share] for p in shown]
         label = f"error within which {proj.share:.0%} of problems fall (target {tolerance_label(proj.tolerance)})"
         (line,) = ax.plot(xs, ys, "o", label=label)
         fits = ((proj.examples, proj.slope, xs[0], ":"), (proj.recent_examples, proj.recent_slope, xs[-2], "--"))

@@ -16,9 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
-from linalg_transformers.evaluation import distribution_variants, evaluate_test_sets, load_model
+from linalg_transformers.evaluation import load_model
 from linalg_transformers.problems import get_problem
 from linalg_transformers.record import TrainingOutput
 
@@ -40,23 +38,16 @@ def rescore(run_dir: str | Path) -> str:
     """
     output = TrainingOutput.load(run_dir)
     args, results = output.training_args, output.results
-    options = dict(results["problem"])
-    problem = get_problem(options.pop("name"), **options)
-    sets = {"test": problem}
-    extra = train.extra_distributions(args.get("extra_test_distributions"))
-    if extra:
-        sets |= distribution_variants(problem, extra)
-    model, tokenizer = load_model(output.path)
-    with torch.inference_mode():
-        rows = evaluate_test_sets(
-            model.float(),
-            tokenizer,
-            sets,
-            size=int(results["test_size"]),
-            seed=args.get("test_seed"),
-            batch_size=int(args.get("per_device_eval_batch_size") or 256),
-            autocast_dtype=None,
-        )
+    model, tokenizer = load_model(output.path)  # float32, unwrapped
+    rows = train.final_test_rows(
+        model,
+        tokenizer,
+        get_problem(results["problem"]),
+        args.get("extra_test_distributions"),
+        size=int(results["test_size"]),
+        seed=args.get("test_seed"),
+        batch_size=int(args.get("per_device_eval_batch_size") or 256),
+    )
     info = {k: v for k, v in results.items() if k != "test_sets"}
     info["eval_precision"] = train.FINAL_EVAL_PRECISION
     return train.write_results(output.path, rows, info)

@@ -671,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         tokenizer.save_pretrained(str(output_dir))
         trainer.save_state()
         steps = trainer.state.global_step
-        if args.final_eval_size:
+        if args.final_eval_size:  # 0: a probe, with the curves only
             final_report(
                 args,
                 evaluation_model(trainer),
@@ -683,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
                 examples_per_step,
                 command=command,
             )
-        elif (output_dir / "metrics.jsonl").exists():  # a probe, or a segment scored elsewhere: the curves only
+        if (output_dir / "metrics.jsonl").exists():
             plot_curves(output_dir / "metrics.jsonl", output_dir / "training_curves.png")
     finish_distributed()
     return 0
@@ -716,25 +716,19 @@ def final_report(
     examples_per_step: int,
     command: str | None = None,
 ) -> None:
-    """Evaluate on the fixed test set (and any extra distributions) in float32; write results, the table and the plot.
+    """Evaluate on the fixed test set (and any extra distributions) in float32; write the results and the table.
 
     `command` (`training_command` of the run's arguments) is recorded in ``results.json``: the card prints it.
     """
-    model.eval()
-    sets = {"test": problem}
-    extra = extra_distributions(args.extra_test_distributions)
-    if extra:
-        sets |= distribution_variants(problem, extra)
-    rows = evaluate_test_sets(
+    rows = final_test_rows(
         model,
         tokenizer,
-        sets,
+        problem,
+        args.extra_test_distributions,
         size=args.final_eval_size,
         seed=args.test_seed,
         batch_size=args.per_device_eval_batch_size,
-        autocast_dtype=None,  # float32, as AutoModel and the pipelines load the model: bf16 costs accuracy at 1%
     )
-
     info = {
         "examples_seen": steps * examples_per_step,
         "steps": steps,
@@ -751,9 +745,45 @@ def final_report(
         info["init_from"] = training_lineage(args.init_from)
     table = write_results(output_dir, rows, info)
     print(f"\nFinal accuracy on the fixed test set ({args.final_eval_size:,} examples):\n{table}")
-    metrics_path = output_dir / "metrics.jsonl"
-    if metrics_path.exists():
-        plot_curves(metrics_path, output_dir / "training_curves.png")
+
+
+def final_test_rows(
+    model: PreTrainedModel,
+    tokenizer: MatrixTokenizer,
+    problem: BaseProblem,
+    extra_test_distributions: str | None,
+    size: int,
+    seed: int | None,
+    batch_size: int,
+) -> dict[str, dict[str, float]]:
+    """The final evaluation: the fixed test set of `problem` and of each extra distribution, in float32.
+
+    Args:
+        model (`PreTrainedModel`): The trained model, unwrapped (`evaluation_model`).
+        tokenizer (`MatrixTokenizer`): Its tokenizer.
+        problem (`BaseProblem`): The training problem.
+        extra_test_distributions (`str`, *optional*): Comma-separated eigenvalue distributions also scored.
+        size (`int`): Problems per test set.
+        seed (`int`, *optional*): The test sets' seed (default: the standard one).
+        batch_size (`int`): Problems per `generate()` call.
+
+    Returns:
+        `dict`: test-set name (``"test"``, then each distribution) -> its metrics row.
+    """
+    model.eval()
+    sets = {"test": problem}
+    extra = extra_distributions(extra_test_distributions)
+    if extra:
+        sets |= distribution_variants(problem, extra)
+    return evaluate_test_sets(
+        model,
+        tokenizer,
+        sets,
+        size=size,
+        seed=seed,
+        batch_size=batch_size,
+        autocast_dtype=None,  # FINAL_EVAL_PRECISION, as AutoModel and the pipelines load the model
+    )
 
 
 def hardware_description() -> str:

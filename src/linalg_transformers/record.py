@@ -28,6 +28,7 @@ __all__ = [
     "TRAIN_SCRIPT",
     "TrainingOutput",
     "SNAPSHOT_FILE",
+    "lineage_examples",
     "published_lineage",
     "published_results",
     "read_metrics",
@@ -265,9 +266,24 @@ def training_lineage(
     seconds = r.get("train_seconds_total")
     if seconds is None:
         seconds = prior.train_seconds(default=0.0) + float(own.get("train_seconds", 0.0))
-    examples = r.get("examples_seen_total", int(r["examples_seen"]) + int(own.get("examples_seen", 0)))
-    lineage.update(examples_seen=int(examples), train_seconds=round(float(seconds), 1), hardware=r["hardware"])
+    lineage.update(examples_seen=lineage_examples(r), train_seconds=round(float(seconds), 1), hardware=r["hardware"])
     return lineage
+
+
+def lineage_examples(results: dict[str, Any]) -> int:
+    """Examples a model's whole lineage had seen, from its ``results.json``.
+
+    Args:
+        results (`dict`): A ``results.json``: a published folder's records the total (``examples_seen_total``); a
+            run folder started with ``--init_from`` records its own ``examples_seen`` and its start's
+            (``init_from.examples_seen``).
+
+    Returns:
+        `int`: The examples.
+    """
+    if "examples_seen_total" in results:
+        return int(results["examples_seen_total"])
+    return int(results["examples_seen"]) + int((results.get("init_from") or {}).get("examples_seen", 0))
 
 
 def published_lineage(output: TrainingOutput) -> dict[str, Any] | None:
