@@ -9,6 +9,7 @@ from __future__ import annotations
 import doctest
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -69,3 +70,45 @@ def test_readme_links_every_doc():
     readme = (ROOT / "README.md").read_text()
     unlinked = [d for d in DOCUMENTS[1:] if f"]({d})" not in readme]
     assert not unlinked, f"docs pages missing from the README's index: {unlinked}"
+
+
+def test_refresh_doc_outputs_rewrites_stale_outputs_and_leaves_the_rest():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from refresh_doc_outputs import refresh
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    document = "\n".join(
+        [
+            "Intro.",
+            "",
+            "```python",
+            ">>> x = [1, 2]",
+            ">>> x",  # a stale output, rewritten
+            "[1, 3]",
+            ">>> print('a\\nb')",  # a stale two-line output, becomes three lines
+            "a",
+            "```",
+            "",
+            "```python",
+            ">>> x + [3]",  # right: the second block sees the first one's x
+            "[1, 2, 3]",
+            ">>> list(range(30))",  # an ellipsis that no longer matches: left
+            "[5, ...]",
+            ">>> 1 / 0",  # an unexpected exception: left
+            "1",
+            ">>> print('one')",
+            "two",
+            "```",
+        ]
+    )
+    found = refresh(document, "doc.md")
+    assert found.rewritten == 3
+    assert found.text.split("\n")[3:10] == [">>> x = [1, 2]", ">>> x", "[1, 2]", ">>> print('a\\nb')", "a", "b", "```"]
+    assert found.text.split("\n")[-3:] == [">>> print('one')", "one", "```"]
+    assert "[5, ...]" in found.text and "\n1\n" in found.text
+    assert [line.split(": ", 1)[1] for line in found.left] == [
+        "raised ZeroDivisionError: division by zero",
+        "ellipsis pattern no longer matches",
+    ]
+    assert refresh(found.text, "doc.md").rewritten == 0
