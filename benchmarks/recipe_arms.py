@@ -422,7 +422,8 @@ def measure_errors(model: str, size: int = 10_000, batch_size: int = 500) -> Err
         `ErrorPoint`.
 
     Raises:
-        ValueError: if the folder has no ``results.json`` or its config records no training problem.
+        ValueError: if the folder has no ``results.json``, its lineage's examples are not recorded, or its config
+            records no training problem.
     """
     import torch
 
@@ -435,8 +436,12 @@ def measure_errors(model: str, size: int = 10_000, batch_size: int = 500) -> Err
         raise ValueError(f"{model} has no results.json: give a trained model folder (its examples are read there)")
     results = json.loads(results_path.read_text())
     examples = lineage_examples(results)
+    if examples is None:
+        raise ValueError(
+            f"{model} started from {results['init_from'].get('model')!r}, whose examples are not recorded in its "
+            "results.json: give the published folder (linalg-transformers publish counts the whole lineage)"
+        )
     net, tok = load_model(model)
-    net = net.float()
     trained = net.config.training_problem or {}
     if "name" not in trained:
         raise ValueError(f"{model} records no training problem (config.training_problem)")

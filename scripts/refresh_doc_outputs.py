@@ -6,8 +6,10 @@ test does (one session per document, its blocks in order, from the repository ro
 failing example printed in place of what it expected. Read the diff before committing it: a changed output is only
 right if the change that caused it is.
 
-Not rewritten, and listed instead: examples that raised an exception they did not expect, and examples whose expected
-output uses ``...`` (an ellipsis pattern that no longer matches needs a person to decide what to elide).
+Not rewritten, and listed instead: examples that raised an exception they did not expect, examples that expect an
+exception (a traceback is not an output to paste), and examples whose expected output uses ``...`` (an ellipsis
+pattern that no longer matches needs a person to decide what to elide). `run_document` is also how
+``tests/test_readme.py`` runs the documents, so both run them the same way.
 
 Usage::
 
@@ -20,13 +22,52 @@ import argparse
 import doctest
 import os
 import re
+import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"```python\n(.*?)```", flags=re.S)
+
+
+def run_document(text: str, name: str, runner: doctest.DocTestRunner) -> int:
+    """Run a Markdown document's ```python blocks as doctests, in one session, from the repository root.
+
+    The blocks share their globals in order, as a reader's session would. Each block's doctest carries the line of
+    the document where it begins (``DocTest.lineno``), so a failure's line in the document is ``test.lineno +
+    example.lineno + 1``. What the examples write in the repository root is removed afterwards: new entries that the
+    document names (an entry another process creates meanwhile is left alone).
+
+    Args:
+        text: The document.
+        name: Its name, for the doctests' names.
+        runner: Runs each block (`doctest.DocTestRunner` or a subclass that records the failures).
+
+    Returns:
+        The number of blocks run.
+    """
+    parser, globs = doctest.DocTestParser(), {}
+    before, cwd = {p.name for p in ROOT.iterdir()}, os.getcwd()
+    os.chdir(ROOT)
+    blocks = 0
+    try:
+        for i, match in enumerate(BLOCK.finditer(text)):
+            test = parser.get_doctest(
+                match.group(1), globs, f"{name} block {i}", name, text.count("\n", 0, match.start(1))
+            )
+            runner.run(test, clear_globs=False)
+            globs.update(test.globs)  # later blocks build on earlier ones
+            blocks += 1
+    finally:
+        os.chdir(cwd)
+        for entry in {p.name for p in ROOT.iterdir()} - before:
+            if entry in text:
+                path = ROOT / entry
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return blocks
 
 
 @dataclass
@@ -36,7 +77,7 @@ class Refresh:
     Attributes:
         text: The document with every rewritable failing example's expected output replaced by what it printed.
         rewritten: How many examples were rewritten.
-        left: One line per failing example that was not rewritten (an unexpected exception or an ellipsis pattern).
+        left: One line per failing example that was not rewritten, in the document's order.
     """
 
     text: str
@@ -45,33 +86,43 @@ class Refresh:
 
 
 class _Recorder(doctest.DocTestRunner):
-    """A doctest runner that keeps each failure's example and output instead of printing a report."""
+    """A doctest runner that keeps each failure (its document line, example and output) instead of reporting it."""
 
     def __init__(self) -> None:
         super().__init__(optionflags=doctest.ELLIPSIS, verbose=False)
-        self.outputs: list[tuple[doctest.Example, str]] = []
-        self.errors: list[tuple[doctest.Example, str]] = []
+        self.outputs: list[tuple[int, doctest.Example, str]] = []
+        self.left: list[tuple[int, str]] = []
 
-    def report_failure(self, out, test, example, got):  # noqa: D102 (doctest's hook)
-        self.outputs.append((example, got))
+    def report_failure(
+        self, out: Callable[[str], object], test: doctest.DocTest, example: doctest.Example, got: str
+    ) -> None:
+        line = test.lineno + example.lineno
+        if example.exc_msg is not None:
+            self.left.append((line, "expects an exception and got another output"))
+        elif "..." in example.want:
+            self.left.append((line, "ellipsis pattern no longer matches"))
+        else:
+            self.outputs.append((line, example, got))
 
-    def report_unexpected_exception(self, out, test, example, exc_info):  # noqa: D102 (doctest's hook)
-        self.errors.append((example, f"{exc_info[0].__name__}: {exc_info[1]}"))
+    def report_unexpected_exception(
+        self, out: Callable[[str], object], test: doctest.DocTest, example: doctest.Example, exc_info: tuple
+    ) -> None:
+        self.left.append((test.lineno + example.lineno, f"raised {exc_info[0].__name__}: {exc_info[1]}"))
 
 
-def _replace_want(lines: list[str], start: int, example: doctest.Example, got: str) -> None:
-    """Replace, in place, the expected-output lines of ``example`` (its block begins at line ``start``) by ``got``.
+def _replace_want(lines: list[str], line: int, example: doctest.Example, got: str) -> None:
+    """Replace, in place, the expected-output lines of ``example`` (its source begins at ``line``) by ``got``.
 
     Args:
         lines: The document's lines, without line ends.
-        start: Index in ``lines`` of the block's first line.
-        example: The failing example; its ``lineno`` counts from the block's first line.
-        got: What it printed.
+        line: Index in ``lines`` of the example's first source line.
+        example: The failing example.
+        got: What it printed; a blank line of it is written ``<BLANKLINE>``, as doctest reads it.
     """
-    first = start + example.lineno + example.source.count("\n")
-    old = example.want.count("\n")
-    new = [" " * example.indent + line if line else line for line in got.rstrip("\n").split("\n")] if got else []
-    lines[first : first + old] = new
+    first = line + example.source.count("\n")
+    pad = " " * example.indent
+    new = [pad + (row or "<BLANKLINE>") for row in got.rstrip("\n").split("\n")] if got else []
+    lines[first : first + example.want.count("\n")] = new
 
 
 def refresh(text: str, name: str) -> Refresh:
@@ -79,39 +130,31 @@ def refresh(text: str, name: str) -> Refresh:
 
     Args:
         text: The Markdown document.
-        name: Its name, for the doctest names and the report.
+        name: Its name, for the doctests' names and the report.
 
     Returns:
         The rewritten document, the count of rewritten examples and the failures left for a person.
     """
-    parser, globs = doctest.DocTestParser(), {}
+    recorder = _Recorder()
+    run_document(text, name, recorder)
     lines = text.split("\n")
-    result = Refresh(text=text)
-    edits: list[tuple[int, doctest.Example, str]] = []
-    for i, match in enumerate(BLOCK.finditer(text)):
-        start = text.count("\n", 0, match.start(1))
-        runner = _Recorder()
-        test = parser.get_doctest(match.group(1), globs, f"{name} block {i}", name, 0)
-        runner.run(test, clear_globs=False)
-        globs.update(test.globs)  # later blocks build on earlier ones, as in tests/test_readme.py
-        for example, error in runner.errors:
-            result.left.append(f"{name}:{start + example.lineno + 1}: raised {error}")
-        for example, got in runner.outputs:
-            if "..." in example.want:
-                result.left.append(f"{name}:{start + example.lineno + 1}: ellipsis pattern no longer matches")
-            else:
-                edits.append((start, example, got))
-    for start, example, got in sorted(edits, key=lambda e: e[0] + e[1].lineno, reverse=True):
-        _replace_want(lines, start, example, got)
-    result.text, result.rewritten = "\n".join(lines), len(edits)
-    return result
+    for line, example, got in sorted(recorder.outputs, key=lambda e: e[0], reverse=True):  # bottom up
+        _replace_want(lines, line, example, got)
+    left = [f"{name}:{line + 1}: {why}" for line, why in sorted(recorder.left)]
+    return Refresh(text="\n".join(lines), rewritten=len(recorder.outputs), left=left)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Refresh the named documents; with ``--check``, only report.
 
+    Args:
+        argv: The command line's arguments (default: ``sys.argv[1:]``).
+
     Returns:
         0, or 1 if an example is left for a person (or, with ``--check``, if any example fails).
+
+    Raises:
+        ValueError: if a named document is not a file under the repository root.
     """
     cli = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_argument("documents", nargs="+", type=Path, help="Markdown files, relative to the repository root")
@@ -121,19 +164,21 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(d) for d in args.documents if not (ROOT / d).is_file()]
     if missing:
         raise ValueError(f"no such document under {ROOT}: {', '.join(missing)}")
-    os.chdir(ROOT)
-    tempfile.tempdir = tempfile.mkdtemp(prefix="refresh-doc-outputs-")  # what the examples write goes here
-    left = False
-    for document in args.documents:
-        found = refresh((ROOT / document).read_text(), document.as_posix())
-        print(f"{document}: {found.rewritten} outputs {'to rewrite' if args.check else 'rewritten'}")
-        for line in found.left:
-            print(f"  left: {line}")
-        left = left or bool(found.left)
-        if found.rewritten and not args.check:
-            (ROOT / document).write_text(found.text)
-        left = left or (args.check and bool(found.rewritten))
-    return 1 if left else 0
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="refresh-doc-outputs-") as scratch:
+        tempfile.tempdir = scratch  # what the examples write with tempfile lands here, and goes with it
+        try:
+            for document in args.documents:
+                found = refresh((ROOT / document).read_text(), document.as_posix())
+                print(f"{document}: {found.rewritten} outputs {'to rewrite' if args.check else 'rewritten'}")
+                for line in found.left:
+                    print(f"  left: {line}")
+                failed = failed or bool(found.left) or (args.check and bool(found.rewritten))
+                if found.rewritten and not args.check:
+                    (ROOT / document).write_text(found.text)
+        finally:
+            tempfile.tempdir = None
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

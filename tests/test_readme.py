@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import doctest
 import re
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -16,13 +15,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+try:
+    from refresh_doc_outputs import refresh, run_document
+finally:
+    sys.path.remove(str(ROOT / "scripts"))
 DOCUMENTS = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-
-
-def python_blocks(text: str) -> list[str]:
-    """The bodies of the ```python blocks of a Markdown text."""
-    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)
@@ -30,25 +29,10 @@ def test_examples(document, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # tempfile.mkdtemp() in an example lands here
     text = (ROOT / document).read_text()
-    blocks = python_blocks(text)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    blocks = run_document(text, document, runner)  # one session, from the repository root, cleaned up after
     if document == "README.md":
         assert blocks, "the README has no Python examples"
-    monkeypatch.chdir(ROOT)
-    before = {p.name for p in ROOT.iterdir()}
-    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    globs: dict = {}
-    try:
-        for i, block in enumerate(blocks):
-            test = parser.get_doctest(block, globs, f"{document} block {i}", document, 0)
-            runner.run(test, clear_globs=False)
-            globs.update(test.globs)  # later blocks build on earlier ones
-    finally:
-        # Remove what an example wrote in the repository root: new entries that the document names (a file
-        # another process creates meanwhile is left alone).
-        for name in {p.name for p in ROOT.iterdir()} - before:
-            if name in text:
-                path = ROOT / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
     assert runner.failures == 0, f"{runner.failures} examples of {document} failed (run pytest -s to see them)"
 
 
@@ -73,11 +57,6 @@ def test_readme_links_every_doc():
 
 
 def test_refresh_doc_outputs_rewrites_stale_outputs_and_leaves_the_rest():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from refresh_doc_outputs import refresh
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
     document = "\n".join(
         [
             "Intro.",
@@ -86,29 +65,47 @@ def test_refresh_doc_outputs_rewrites_stale_outputs_and_leaves_the_rest():
             ">>> x = [1, 2]",
             ">>> x",  # a stale output, rewritten
             "[1, 3]",
-            ">>> print('a\\nb')",  # a stale two-line output, becomes three lines
+            ">>> print('a\\nb')",  # a stale one-line output, becomes two lines
             "a",
+            ">>> print('c\\n\\nd')",  # a blank line is written as doctest reads it
+            "c",
+            ">>> for i in range(2):",  # a two-line source; no expected output, one now
+            "...     print(i)",
             "```",
             "",
-            "```python",
-            ">>> x + [3]",  # right: the second block sees the first one's x
-            "[1, 2, 3]",
-            ">>> list(range(30))",  # an ellipsis that no longer matches: left
-            "[5, ...]",
-            ">>> 1 / 0",  # an unexpected exception: left
-            "1",
-            ">>> print('one')",
-            "two",
-            "```",
+            "- a list item:",
+            "",
+            "  ```python",
+            "  >>> x + [3]",  # right: the second block sees the first one's x (and is indented)
+            "  [1, 2, 3]",
+            "  >>> list(range(30))",  # an ellipsis that no longer matches: left
+            "  [5, ...]",
+            "  >>> 1 / 0",  # an unexpected exception: left
+            "  1",
+            "  >>> int('x')",  # expects another exception: left
+            "  Traceback (most recent call last):",
+            "  TypeError: no",
+            "  >>> print('one')",
+            "  two",
+            "  >>> print(end='')",  # prints nothing now: its expected line goes
+            "  gone",
+            "  ```",
         ]
     )
     found = refresh(document, "doc.md")
-    assert found.rewritten == 3
-    assert found.text.split("\n")[3:10] == [">>> x = [1, 2]", ">>> x", "[1, 2]", ">>> print('a\\nb')", "a", "b", "```"]
-    assert found.text.split("\n")[-3:] == [">>> print('one')", "one", "```"]
-    assert "[5, ...]" in found.text and "\n1\n" in found.text
-    assert [line.split(": ", 1)[1] for line in found.left] == [
-        "raised ZeroDivisionError: division by zero",
-        "ellipsis pattern no longer matches",
+    lines = found.text.split("\n")
+    assert found.rewritten == 6
+    assert lines[3:16] == [
+        ">>> x = [1, 2]", ">>> x", "[1, 2]", ">>> print('a\\nb')", "a", "b", ">>> print('c\\n\\nd')", "c",
+        "<BLANKLINE>", "d", ">>> for i in range(2):", "...     print(i)", "0",
+    ]  # fmt: skip
+    assert lines[16:18] == ["1", "```"]
+    assert lines[-4:] == ["  >>> print('one')", "  one", "  >>> print(end='')", "  ```"]
+    assert "  [5, ...]" in lines and "  1" in lines and "  TypeError: no" in lines
+    assert found.left == [
+        "doc.md:20: ellipsis pattern no longer matches",
+        "doc.md:22: raised ZeroDivisionError: division by zero",
+        "doc.md:24: expects an exception and got another output",
     ]
-    assert refresh(found.text, "doc.md").rewritten == 0
+    again = refresh(found.text, "doc.md")
+    assert again.rewritten == 0 and again.text == found.text

@@ -679,6 +679,10 @@ def test_the_target_projection_measures_a_model_folder_on_its_fixed_test_set(tmp
     assert set(point.accuracy) == {0.05, 0.02, 0.01, 0.005} and all(0 <= a <= 1 for a in point.accuracy.values())
     (folder / "results.json").write_text(json.dumps({"examples_seen": 640, "init_from": {"examples_seen": 5_000}}))
     assert arms.measure_errors(str(folder), size=4, batch_size=2).examples == 5_640
+    (folder / "results.json").write_text(json.dumps({"examples_seen": 640, "init_from": {"model": "org/unknown"}}))
+    with pytest.raises(ValueError, match="'org/unknown', whose examples are not recorded"):
+        arms.measure_errors(str(folder), size=4)
+    (folder / "results.json").write_text(json.dumps({"examples_seen": 640}))
     # the quantiles and accuracies are those of the evaluation's errors (an untrained model's are all malformed)
     import linalg_transformers.evaluation as evaluation
 

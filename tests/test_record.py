@@ -82,3 +82,13 @@ def test_training_script_does_not_import_the_publishing_code():
     modules = json.loads(result.stdout.strip().splitlines()[-1])
     assert "linalg_transformers.record" in modules  # the record it writes and the lineage it reads
     assert not [m for m in modules if m == "linalg_transformers.hub" or m.startswith("linalg_transformers.hub.")]
+
+
+def test_lineage_examples_counts_the_whole_lineage_or_says_it_cannot():
+    assert record.lineage_examples({"examples_seen": 640, "examples_seen_total": 5_640}) == 5_640  # published
+    assert record.lineage_examples({"examples_seen": 640}) == 640  # from scratch
+    assert (
+        record.lineage_examples({"examples_seen": 640, "init_from": {"model": "m", "examples_seen": 5_000}}) == 5_640
+    )
+    # a start whose examples are unknown is not counted as zero
+    assert record.lineage_examples({"examples_seen": 640, "init_from": {"model": "org/unknown"}}) is None

@@ -468,12 +468,26 @@ def extra_distributions(spec: str | None) -> list[str]:
     return [d.strip() for d in (spec or "").split(",") if d.strip()]
 
 
+def final_test_problems(problem: BaseProblem, extra_test_distributions: str | None) -> dict[str, BaseProblem]:
+    """The problems of the run's fixed test sets: its own, then one per extra eigenvalue distribution.
+
+    Args:
+        problem (`BaseProblem`): The training problem.
+        extra_test_distributions (`str`, *optional*): Comma-separated eigenvalue distributions also scored.
+
+    Returns:
+        `dict[str, BaseProblem]`: test-set name (``"test"``, then each distribution) -> its problem.
+    """
+    sets: dict[str, BaseProblem] = {"test": problem}
+    extra = extra_distributions(extra_test_distributions)
+    if extra:
+        sets |= distribution_variants(problem, extra)
+    return sets
+
+
 def fixed_test_inputs(args: MatrixTrainingArguments, problem: BaseProblem, tokenizer: MatrixTokenizer) -> set[bytes]:
     """`input_keys` of every fixed test set this run scores (and of the standard ones): kept out of the pool."""
-    problems = [problem]
-    extra = extra_distributions(args.extra_test_distributions)
-    if extra:
-        problems += list(distribution_variants(problem, extra).values())
+    problems = final_test_problems(problem, args.extra_test_distributions).values()
     seeds = {DEFAULT_TEST_SEED, DEFAULT_TEST_SEED if args.test_seed is None else args.test_seed}
     sizes = {args.eval_size, args.final_eval_size, 10_000} - {0}
     keys: set[bytes] = set()
@@ -768,17 +782,13 @@ def final_test_rows(
         batch_size (`int`): Problems per `generate()` call.
 
     Returns:
-        `dict`: test-set name (``"test"``, then each distribution) -> its metrics row.
+        `dict[str, dict[str, float]]`: test-set name (``"test"``, then each distribution) -> its metrics row.
     """
     model.eval()
-    sets = {"test": problem}
-    extra = extra_distributions(extra_test_distributions)
-    if extra:
-        sets |= distribution_variants(problem, extra)
     return evaluate_test_sets(
         model,
         tokenizer,
-        sets,
+        final_test_problems(problem, extra_test_distributions),
         size=size,
         seed=seed,
         batch_size=batch_size,

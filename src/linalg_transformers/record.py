@@ -266,24 +266,31 @@ def training_lineage(
     seconds = r.get("train_seconds_total")
     if seconds is None:
         seconds = prior.train_seconds(default=0.0) + float(own.get("train_seconds", 0.0))
-    lineage.update(examples_seen=lineage_examples(r), train_seconds=round(float(seconds), 1), hardware=r["hardware"])
+    examples = lineage_examples(r)
+    if examples is not None:  # else left out: published_lineage reads the folder again
+        lineage["examples_seen"] = examples
+    lineage.update(train_seconds=round(float(seconds), 1), hardware=r["hardware"])
     return lineage
 
 
-def lineage_examples(results: dict[str, Any]) -> int:
+def lineage_examples(results: dict[str, Any]) -> int | None:
     """Examples a model's whole lineage had seen, from its ``results.json``.
 
     Args:
-        results (`dict`): A ``results.json``: a published folder's records the total (``examples_seen_total``); a
-            run folder started with ``--init_from`` records its own ``examples_seen`` and its start's
+        results (`dict`): A ``results.json``: a published folder records the total (``examples_seen_total``); a
+            run folder records its own ``examples_seen`` and, if it started with ``--init_from``, its start's
             (``init_from.examples_seen``).
 
     Returns:
-        `int`: The examples.
+        `int | None`: The examples; `None` when the run started from a model whose examples were not recorded
+        (an ``init_from`` without ``examples_seen``), rather than a count that leaves them out.
     """
     if "examples_seen_total" in results:
         return int(results["examples_seen_total"])
-    return int(results["examples_seen"]) + int((results.get("init_from") or {}).get("examples_seen", 0))
+    start = results.get("init_from") or {}
+    if start and "examples_seen" not in start:
+        return None
+    return int(results["examples_seen"]) + int(start.get("examples_seen", 0))
 
 
 def published_lineage(output: TrainingOutput) -> dict[str, Any] | None:
