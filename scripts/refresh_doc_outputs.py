@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"no such document under {ROOT}: {', '.join(missing)}")
     failed = False
     with tempfile.TemporaryDirectory(prefix="refresh-doc-outputs-") as scratch:
-        tempfile.tempdir = scratch  # what the examples write with tempfile lands here, and goes with it
+        previous, tempfile.tempdir = tempfile.tempdir, scratch  # what the examples write with tempfile goes with it
         try:
             for document in args.documents:
                 found = refresh((ROOT / document).read_text(), document.as_posix())
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 if found.rewritten and not args.check:
                     (ROOT / document).write_text(found.text)
         finally:
-            tempfile.tempdir = None
+            tempfile.tempdir = previous
     return 1 if failed else 0
 
 
