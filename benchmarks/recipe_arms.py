@@ -408,8 +408,8 @@ def project_target(points: list[tuple[int, float]], tolerance: float, share: flo
     return TargetProjection(tolerance, share, slope, examples, recent_slope, recent_examples)
 
 
-def measure_errors(model: str, size: int = 10_000, batch_size: int = 500) -> ErrorPoint:
-    """Greedy relative errors of a model folder on the first `size` problems of its problem's fixed test set.
+def measure_errors(model: str, size: int = 10_000, batch_size: int = 500, decoding: str = "greedy") -> ErrorPoint:
+    """Relative errors of a model folder on the first `size` problems of its problem's fixed test set.
 
     The model runs in float32 on the CPU, as `AutoModel` loads it and as training's final evaluation scores it.
 
@@ -417,6 +417,8 @@ def measure_errors(model: str, size: int = 10_000, batch_size: int = 500) -> Err
         model (`str`): A trained model folder (a run's output or a published folder) with ``results.json``.
         size (`int`, *optional*, defaults to 10,000): Fixed test problems (seed 2022).
         batch_size (`int`, *optional*, defaults to 500): Problems per `generate()` call.
+        decoding (`str`, *optional*, defaults to `"greedy"`): Any of `evaluation.evaluate_model`'s, e.g.
+            ``"grammar"`` (greedy within the output grammar, where no answer is malformed).
 
     Returns:
         `ErrorPoint`.
@@ -447,7 +449,8 @@ def measure_errors(model: str, size: int = 10_000, batch_size: int = 500) -> Err
         raise ValueError(f"{model} records no training problem (config.training_problem)")
     problem = get_problem(trained["name"], **{k: v for k, v in trained.items() if k not in NOT_PROBLEM_OPTIONS})
     with torch.inference_mode():
-        result = evaluate_model(net, tok, problem, test_set(problem, size=size).inputs, batch_size=batch_size)
+        inputs = test_set(problem, size=size).inputs
+        result = evaluate_model(net, tok, problem, inputs, batch_size=batch_size, decoding=decoding)
     shares = sorted({share for _, share in ACCURACY_TARGETS} | {0.5})
     return ErrorPoint(
         model=str(model),
@@ -513,9 +516,11 @@ def main(argv: list[str] | None = None) -> int:
     acc.add_argument("models", nargs="+", help="decayed model folders of one lineage, in any order")
     acc.add_argument("--size", type=int, default=10_000, help="fixed test problems (default 10,000)")
     acc.add_argument("--plot", type=Path)
+    acc.add_argument("--decoding", default="greedy", help="greedy (default), grammar, median or mean")
     args = parser.parse_args(argv)
     if args.command == "project-accuracy":
-        points = sorted((measure_errors(m, args.size) for m in args.models), key=lambda p: p.examples)
+        points = [measure_errors(m, args.size, decoding=args.decoding) for m in args.models]
+        points.sort(key=lambda p: p.examples)
         for p in points:
             accuracy = ", ".join(f"{tolerance_label(t)} {p.accuracy[t]:.2%}" for t in TOLERANCES)
             quantiles = ", ".join(f"{s:.0%} within {q:.4f}" for s, q in p.quantiles.items())

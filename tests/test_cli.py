@@ -253,6 +253,28 @@ def test_evaluate_prints_the_table_and_writes_json(tiny_model, tmp_path, capsys,
         assert row[key] == direct[key]
 
 
+def test_evaluate_within_the_grammar_writes_every_answer_well_formed(tiny_model, tmp_path, capsys):
+    out_json = tmp_path / "grammar.json"
+    argv = [
+        "evaluate",
+        str(tiny_model),
+        "-n",
+        "8",
+        "--decoding",
+        "grammar",
+        "--num-beams",
+        "2",
+        "--json",
+        str(out_json),
+    ]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert "beam search (2 beams) within the output grammar" in out
+    results = json.loads(out_json.read_text())
+    assert results["decoding"] == "grammar" and results["num_candidates"] is None
+    assert results["test_sets"]["test"]["well_formed"] == 1.0
+
+
 def test_evaluate_out_of_distribution_rows(tiny_model, tmp_path, capsys):
     out_json = tmp_path / "ood.json"
     argv = ["evaluate", str(tiny_model), "-n", "6", "--ood", "--json", str(out_json), "--no-progress"]

@@ -6,7 +6,13 @@ import numpy as np
 
 import linalg_transformers  # noqa: F401
 from linalg_transformers import evaluation
-from linalg_transformers.evaluation import distribution_variants, evaluate_model, evaluate_test_sets, generate_matrices
+from linalg_transformers.evaluation import (
+    distribution_names,
+    distribution_variants,
+    evaluate_model,
+    evaluate_test_sets,
+    generate_matrices,
+)
 from linalg_transformers.problems import get_problem, round_matrices, test_set
 from linalg_transformers.scoring import TOLERANCES, accuracy_key
 
@@ -54,3 +60,8 @@ def test_evaluate_test_sets_runs_a_problem_listed_twice_once(monkeypatch, p1000_
     assert rows["semicircle"] == rows["test"] and rows["semicircle"] is not rows["test"]
     data = test_set(problem, size=6)
     assert rows["test"] == evaluate_model(model, tok, problem, data.inputs, batch_size=3).metrics
+
+
+def test_distribution_names_strip_and_skip_empty_entries():
+    assert distribution_names(" laplace, positive ,,gaussian ") == ["laplace", "positive", "gaussian"]
+    assert distribution_names(None) == [] and distribution_names("") == [] and distribution_names(" , ") == []

@@ -165,7 +165,7 @@ def test_every_task_is_registered_with_its_class_and_problems():
 def test_the_pipeline_module_imports_only_flat_modules_so_it_travels_as_remote_code():
     module = PACKAGE / "pipeline_matrix.py"
     shipped = {Path(f).name for f in get_relative_import_files(str(module))}
-    assert shipped == {"encodings.py", "regression_decoding.py", "scoring.py", "verification.py"}
+    assert shipped == {"encodings.py", "grammar.py", "regression_decoding.py", "scoring.py", "verification.py"}
     for name in shipped | {module.name}:
         text = (PACKAGE / name).read_text()
         assert "from .." not in text and "import linalg_transformers" not in text, name
@@ -186,6 +186,24 @@ def test_every_pipeline_runs_on_a_random_model(solvers, task):
     if not out["valid"]:  # a random model rarely writes a well-formed answer
         assert out["error"] is None and not any(out["correct_at"].values())
         assert all(out[k] is None for k in cls.field_names)
+
+
+@pytest.mark.parametrize("task", list(PIPELINES))
+def test_every_pipeline_writes_well_formed_answers_within_the_grammar(solvers, task):
+    """A random model's answers within the output grammar are matrices of the answer's shape: greedy, each beam
+    candidate, the reranked answer, and a batch of two shapes."""
+    solver, x = solvers[task], EXAMPLES[task]
+    out = strict_json(solver(x, decoding="grammar"))
+    assert out["valid"] and out["error"] is not None
+    out = solver(x, decoding="grammar", num_beams=3, num_return_sequences=3)
+    assert all(c["valid"] for c in out["candidates"])
+    assert solver(x, decoding="grammar", verify_rerank=True, num_beams=2)["valid"]
+    if task in ("matrix-eigen", "matrix-transpose"):  # square or any: a 2x2 input beside the 3x3 one
+        small = SYMMETRIC[:2, :2]
+        with pytest.warns(UserWarning, match="far from the model's training distribution"):
+            answers = solver([x, small, x], decoding="grammar", batch_size=2)
+        assert [np.shape(o[PIPELINES[task].field_names[0]]) for o in answers][:2] != [(3,), (3,)]
+        assert all(o["valid"] for o in answers)
 
 
 @pytest.mark.parametrize("task", list(PIPELINES))

@@ -530,7 +530,7 @@ def test_bad_decoding_options_raise():
         regression_generate(model, tok, batch["input_ids"], statistic="mode")
     with pytest.raises(ValueError, match="num_candidates must be a positive int"):
         regression_generate(model, tok, batch["input_ids"], num_candidates=0)
-    with pytest.raises(ValueError, match="unknown decoding 'mode'; valid: greedy, median, mean"):
+    with pytest.raises(ValueError, match="unknown decoding 'mode'; valid: greedy, grammar, median, mean"):
         generate_matrices(model, tok, np.ones((1, 2, 2)), decoding="mode")
     with pytest.raises(ValueError, match="does not combine with num_beams=2"):
         generate_matrices(model, tok, np.ones((1, 2, 2)), decoding="median", num_beams=2)
@@ -679,6 +679,8 @@ def test_the_target_projection_measures_a_model_folder_on_its_fixed_test_set(tmp
     assert set(point.accuracy) == {0.05, 0.02, 0.01, 0.005} and all(0 <= a <= 1 for a in point.accuracy.values())
     (folder / "results.json").write_text(json.dumps({"examples_seen": 640, "init_from": {"examples_seen": 5_000}}))
     assert arms.measure_errors(str(folder), size=4, batch_size=2).examples == 5_640
+    within = arms.measure_errors(str(folder), size=4, batch_size=2, decoding="grammar")  # no answer malformed
+    assert all(math.isfinite(q) for q in within.quantiles.values())
     (folder / "results.json").write_text(json.dumps({"examples_seen": 640, "init_from": {"model": "org/unknown"}}))
     with pytest.raises(ValueError, match="'org/unknown', whose examples are not recorded"):
         arms.measure_errors(str(folder), size=4)

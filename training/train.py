@@ -58,7 +58,7 @@ from linalg_transformers.data import (
     sequence_lengths,
     tokenize_examples,
 )
-from linalg_transformers.evaluation import distribution_variants, evaluate_test_sets, json_safe
+from linalg_transformers.evaluation import distribution_names, distribution_variants, evaluate_test_sets, json_safe
 from linalg_transformers.hardware import cpu_name, default_attention, default_mixed_precision, tune_malloc
 from linalg_transformers.number_loss import LOSS_KINDS, NumberTokenLoss
 from linalg_transformers.numeric_init import apply_numeric_init
@@ -456,18 +456,6 @@ def build_number_loss(args: MatrixTrainingArguments, tokenizer: MatrixTokenizer)
     )
 
 
-def extra_distributions(spec: str | None) -> list[str]:
-    """The eigenvalue distributions of an ``extra_test_distributions`` value.
-
-    Args:
-        spec (`str`, *optional*): Comma-separated distribution names; empty entries are skipped.
-
-    Returns:
-        `list[str]`: The names, in order.
-    """
-    return [d.strip() for d in (spec or "").split(",") if d.strip()]
-
-
 def final_test_problems(problem: BaseProblem, extra_test_distributions: str | None) -> dict[str, BaseProblem]:
     """The problems of the run's fixed test sets: its own, then one per extra eigenvalue distribution.
 
@@ -479,7 +467,7 @@ def final_test_problems(problem: BaseProblem, extra_test_distributions: str | No
         `dict[str, BaseProblem]`: test-set name (``"test"``, then each distribution) -> its problem.
     """
     sets: dict[str, BaseProblem] = {"test": problem}
-    extra = extra_distributions(extra_test_distributions)
+    extra = distribution_names(extra_test_distributions)
     if extra:
         sets |= distribution_variants(problem, extra)
     return sets

@@ -7,7 +7,8 @@ The check is applied to the input *as the model saw it* (rounded by the input en
 every prediction is decoded and checked numerically. `evaluate_test_sets` scores a model on the fixed test sets of
 several problems (e.g. the training problem and its variants over eigenvalue distributions, `distribution_variants`),
 as the final report of a training run and ``linalg-transformers evaluate`` do. Every function takes ``decoding``:
-``"greedy"`` (the paper's, `generate`), or ``"median"`` / ``"mean"``, regression-aware decoding
+``"greedy"`` (the paper's, `generate`), ``"grammar"`` (`generate` within the output grammar,
+`linalg_transformers.grammar`), or ``"median"`` / ``"mean"``, regression-aware decoding
 (`linalg_transformers.regression_decoding`).
 """
 
@@ -24,15 +25,18 @@ from typing import Any
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+from transformers import LogitsProcessorList
 
 from .data import sequence_lengths
+from .grammar import MatrixGrammarLogitsProcessor
 from .problems.registry import get_problem
 from .problems.test_sets import round_matrices, test_set
-from .regression_decoding import DEFAULT_NUM_CANDIDATES, check_decoding, regression_generate
+from .regression_decoding import DEFAULT_NUM_CANDIDATES, GENERATE_DECODINGS, check_decoding, regression_generate
 from .scoring import TOLERANCES, Score
 
 __all__ = [
     "EvaluationResult",
+    "distribution_names",
     "distribution_variants",
     "evaluate_model",
     "evaluate_test_sets",
@@ -93,6 +97,7 @@ def generate_matrices(
     desc: str = "generate",
     decoding: str = "greedy",
     num_candidates: int = DEFAULT_NUM_CANDIDATES,
+    output_shapes: Sequence[tuple[int, int]] | None = None,
 ) -> list[list[np.ndarray | None]]:
     """Solve problems with a model: encode, `generate()` in batches, decode.
 
@@ -108,11 +113,14 @@ def generate_matrices(
         autocast_dtype (`torch.dtype`, *optional*): e.g. `torch.bfloat16` for bf16 autocast inference.
         progress (`bool`, *optional*, defaults to `False`): Show a progress bar.
         desc (`str`, *optional*, defaults to `"generate"`): Its label.
-        decoding (`str`, *optional*, defaults to `"greedy"`): ``"greedy"`` (`generate`, with `num_beams`), or
-            ``"median"`` / ``"mean"``: each number is that statistic of the model's distribution over its value
-            (`regression_generate`; one candidate per problem, no beams).
+        decoding (`str`, *optional*, defaults to `"greedy"`): ``"greedy"`` (`generate`, with `num_beams`),
+            ``"grammar"`` (the same within the output grammar, `MatrixGrammarLogitsProcessor`: every answer well
+            formed), or ``"median"`` / ``"mean"``: each number is that statistic of the model's distribution over its
+            value (`regression_generate`; one candidate per problem, no beams).
         num_candidates (`int`, *optional*, defaults to `DEFAULT_NUM_CANDIDATES`): Complete numbers whose values form
             each number's distribution (regression-aware decoding only).
+        output_shapes (`Sequence[tuple[int, int]]`, *optional*): The answer's shape for each problem; with
+            ``decoding="grammar"`` the header is then that shape's (default: any header).
 
     Returns:
         `list[list[np.ndarray | None]]`: for each problem, its `num_return_sequences` decoded candidates.
@@ -121,7 +129,9 @@ def generate_matrices(
         ValueError: for an unknown `decoding`, or beams or task tokens with regression-aware decoding.
     """
     check_decoding(decoding, num_beams, num_return_sequences)
-    if decoding != "greedy" and tasks is not None:
+    if output_shapes is not None and len(output_shapes) != len(inputs):
+        raise ValueError(f"output_shapes has {len(output_shapes)} shapes for {len(inputs)} problems")
+    if decoding not in GENERATE_DECODINGS and tasks is not None:
         raise ValueError(
             f"decoding={decoding!r} writes no task token: co-training models (tasks) decode with decoding='greedy'"
         )
@@ -141,7 +151,11 @@ def generate_matrices(
             kwargs["max_length"] = max_new_tokens + 1
         input_ids, attention_mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
         with _autocast(model, autocast_dtype):
-            if decoding == "greedy":
+            if decoding in GENERATE_DECODINGS:
+                if decoding == "grammar":
+                    shapes = None if output_shapes is None else output_shapes[start : start + batch_size]
+                    processor = MatrixGrammarLogitsProcessor(tokenizer, shapes=shapes, with_task=with_task)
+                    kwargs["logits_processor"] = LogitsProcessorList([processor])
                 generated = model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
             else:
                 generated = regression_generate(
@@ -192,8 +206,8 @@ def evaluate_model(
         tolerances (`Sequence[float]`, *optional*): Defaults to 5%, 2%, 1% and 0.5%.
         progress (`bool`, *optional*, defaults to `False`): Show a progress bar.
         desc (`str`, *optional*, defaults to `"generate"`): Its label.
-        decoding (`str`, *optional*, defaults to `"greedy"`): ``"greedy"``, ``"median"`` or ``"mean"`` (see
-            `generate_matrices`).
+        decoding (`str`, *optional*, defaults to `"greedy"`): ``"greedy"``, ``"grammar"`` (within the output grammar
+            and the problem's answer shape), ``"median"`` or ``"mean"`` (see `generate_matrices`).
         num_candidates (`int`, *optional*, defaults to `DEFAULT_NUM_CANDIDATES`): For regression-aware decoding.
 
     Returns:
@@ -213,11 +227,25 @@ def evaluate_model(
         desc=desc,
         decoding=decoding,
         num_candidates=num_candidates,
+        output_shapes=None if tasks is not None else [problem.output_shape(np.shape(x)) for x in inputs],
     )
     predictions = [c[0] for c in candidates]
     seen = round_matrices(inputs, tokenizer.input_encoding)  # what the model saw
     score = problem.score(seen, predictions, tasks=tasks, tolerances=tuple(tolerances))
     return EvaluationResult(score=score, predictions=predictions)
+
+
+def distribution_names(spec: str | None) -> list[str]:
+    """The eigenvalue distributions of a comma-separated list (``--distributions``, ``extra_test_distributions``).
+
+    Args:
+        spec (`str`, *optional*): Comma-separated distribution names, e.g. ``"laplace, positive"``; names are
+            stripped and empty entries skipped.
+
+    Returns:
+        `list[str]`: The names, in order (empty for `None` or an empty string).
+    """
+    return [d.strip() for d in (spec or "").split(",") if d.strip()]
 
 
 def distribution_variants(problem: Any, distributions: Sequence[str]) -> dict[str, Any]:
@@ -270,8 +298,8 @@ def evaluate_test_sets(
         autocast_dtype (`torch.dtype`, *optional*): Autocast dtype for generation.
         tolerances (`Sequence[float]`, *optional*): Defaults to 5%, 2%, 1% and 0.5%.
         progress (`bool`, *optional*, defaults to `False`): A progress bar per test set.
-        decoding (`str`, *optional*, defaults to `"greedy"`): ``"greedy"``, ``"median"`` or ``"mean"`` (see
-            `generate_matrices`).
+        decoding (`str`, *optional*, defaults to `"greedy"`): ``"greedy"``, ``"grammar"`` (within the output grammar
+            and the problem's answer shape), ``"median"`` or ``"mean"`` (see `generate_matrices`).
         num_candidates (`int`, *optional*, defaults to `DEFAULT_NUM_CANDIDATES`): For regression-aware decoding.
 
     Returns:

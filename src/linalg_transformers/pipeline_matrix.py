@@ -62,8 +62,10 @@ rounded to its input encoding's three significant digits.
 lowest ``error`` for the tasks with a property check or a cheap exact answer, and for ``matrix-eigen`` and
 ``matrix-singular-values``, which have neither, the lowest of the ``consistency`` invariants (the largest of the
 trace and Frobenius errors): rerank never asks numpy for the answer it is choosing between. ``decoding``:
-``"greedy"`` (the default: `generate()` with the options above), or ``"median"`` / ``"mean"``, regression-aware
-decoding (`linalg_transformers.regression_decoding`): each number of the answer is that statistic of the model's
+``"greedy"`` (the default: `generate()` with the options above), ``"grammar"`` (the same within the output grammar,
+`linalg_transformers.grammar`: only tokens that continue a well-formed answer of the expected shape are generated,
+so every answer and candidate is a matrix), or ``"median"`` / ``"mean"``, regression-aware decoding
+(`linalg_transformers.regression_decoding`): each number of the answer is that statistic of the model's
 distribution over its value, decoded number by number (one answer; not with beams, candidates or rerank).
 
 **Bad input** raises a `ValueError` naming the task and what is wrong: not a matrix, ragged rows, strings, NaN or
@@ -88,11 +90,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from transformers import AutoModelForSeq2SeqLM, Pipeline
+from transformers import AutoModelForSeq2SeqLM, LogitsProcessorList, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from .encodings import MAX_DIMENSION, get_encoding
-from .regression_decoding import check_decoding, regression_generate
+from .grammar import MatrixGrammarLogitsProcessor
+from .regression_decoding import GENERATE_DECODINGS, check_decoding, regression_generate
 from .scoring import Score, tolerance_label
 from .verification import (
     AddCheck,
@@ -434,8 +437,8 @@ class MatrixPipeline(Pipeline):
 
         Returns:
             `dict`: ``input_ids`` and ``attention_mask`` `(1, length)`, ``budget`` `(1,)` (tokens of the expected
-            answer, end of sequence included), ``matrix`` (the validated input, float64 `(rows, cols)`) and ``pair``
-            `(1,)` (1 if the input was a pair of operands).
+            answer, end of sequence included), ``matrix`` (the validated input, float64 `(rows, cols)`), ``shape``
+            `(1, 2)` (the answer's rows and columns) and ``pair`` `(1,)` (1 if the input was a pair of operands).
         """
         pair = self._is_pair(inputs)
         x = self.validate(inputs)
@@ -461,6 +464,7 @@ class MatrixPipeline(Pipeline):
             "attention_mask": enc["attention_mask"],
             "budget": torch.tensor([budget]),
             "matrix": x,
+            "shape": torch.tensor([out_shape]),
             "pair": torch.tensor([int(pair)]),
         }
 
@@ -475,9 +479,10 @@ class MatrixPipeline(Pipeline):
         decoding: str | None = None,
     ) -> dict[str, Any]:
         matrices = model_inputs.pop("matrix")
+        shapes = model_inputs.pop("shape").reshape(-1, 2)
         pair = model_inputs.pop("pair")
         budget = int(model_inputs.pop("budget").max())
-        if decoding not in (None, "greedy"):  # regression-aware: one answer, number by number
+        if decoding not in (None, *GENERATE_DECODINGS):  # regression-aware: one answer, number by number
             generated = regression_generate(
                 self.model,
                 self.tokenizer,
@@ -489,6 +494,9 @@ class MatrixPipeline(Pipeline):
             return {"ids": generated[:, None], "matrix": matrices, "pair": pair}
         extra = dict(generate_kwargs or {})
         beams, candidates = self._decoding(num_beams, verify_rerank, num_return_sequences, _sampling(extra))
+        if decoding == "grammar":  # within the output grammar, with the header of each answer's shape
+            grammar = MatrixGrammarLogitsProcessor(self.tokenizer, shapes=[tuple(s) for s in shapes.tolist()])
+            extra["logits_processor"] = LogitsProcessorList([*extra.get("logits_processor", []), grammar])
         generated = self.model.generate(
             input_ids=model_inputs["input_ids"],
             attention_mask=model_inputs["attention_mask"],

@@ -6,9 +6,10 @@ median (Lukasik et al., "Regression Aware Inference with LLMs", EMNLP Findings 2
 number by number:
 
 1. the header ``V{rows} V{cols}``: the most likely dimension tokens;
-2. for each number, the candidates: a beam search over the number's own tokens (`NUMBER_SLOTS`: sign, mantissa,
-   exponent for P1000), keeping the `num_candidates` most likely *complete* numbers, each read as a value with
-   the encoding's own decoder, weighted by its probability (renormalized over the candidates);
+2. for each number, the candidates: a beam search over the number's own tokens (the slots of a full-length number
+   in the encoding's grammar, `grammar.NumberGrammar.full_length_slots`: sign, mantissa, exponent for P1000),
+   keeping the `num_candidates` most likely *complete* numbers, each read as a value with the encoding's own
+   decoder, weighted by its probability (renormalized over the candidates);
 3. the statistic of those values (`STATISTICS`: ``"median"``, the weighted median, or ``"mean"``), rounded and
    re-encoded in the output encoding, is written and fed to the model, so the next number conditions on it;
 4. the end of sequence after the last number.
@@ -30,7 +31,7 @@ batch), then one step on the batch to commit the chosen tokens: about `num_candi
 greedy decoding, and no extra encoder work.
 
 This module travels with a model as Hub remote code (beside the pipelines): it imports only torch, numpy,
-transformers and its flat sibling `encodings.py`.
+transformers and its flat siblings `encodings.py` and `grammar.py`.
 """
 
 from __future__ import annotations
@@ -43,12 +44,13 @@ import torch
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput
 
-from .encodings import MAX_DIMENSION, FP15Encoding, PositionalEncoding, SymbolicEncoding, get_encoding
+from .encodings import MAX_DIMENSION, get_encoding
+from .grammar import number_grammar
 
 __all__ = [
     "DECODINGS",
     "DEFAULT_NUM_CANDIDATES",
-    "NUMBER_SLOTS",
+    "GENERATE_DECODINGS",
     "STATISTICS",
     "check_decoding",
     "regression_generate",
@@ -99,9 +101,13 @@ STATISTICS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 """Statistic name -> function of (values `(N, W)`, weights `(N, W)`) giving `(N,)`. ``"median"`` suits the paper's L1
 (relative d1) tolerance check."""
 
-DECODINGS = ("greedy", *STATISTICS)
-"""The decoding options of the pipelines and ``linalg-transformers evaluate``: ``"greedy"`` (`generate`) or a
-statistic of `STATISTICS`."""
+DECODINGS = ("greedy", "grammar", *STATISTICS)
+"""The decoding options of the pipelines and ``linalg-transformers evaluate``: ``"greedy"`` (`generate`),
+``"grammar"`` (`generate` within the output grammar, `grammar.MatrixGrammarLogitsProcessor`: with beams, sampling
+and the other `generate()` options as ``"greedy"``), or a statistic of `STATISTICS` (regression-aware decoding)."""
+
+GENERATE_DECODINGS = ("greedy", "grammar")
+"""The decodings that run `generate()` (and take its options: beams, returned sequences, sampling)."""
 
 
 def check_decoding(
@@ -133,7 +139,7 @@ def check_decoding(
         return
     if decoding not in DECODINGS:
         raise ValueError(f"{prefix}unknown decoding {decoding!r}; valid: {', '.join(DECODINGS)}")
-    if decoding == "greedy":
+    if decoding in GENERATE_DECODINGS:
         return
     options = {
         "num_beams": (num_beams, num_beams not in (None, 1)),
@@ -149,40 +155,10 @@ def check_decoding(
         )
 
 
-# ------------------------------------------------------------------------------------------------ number slots
 def _mask(encoding: Any, local: np.ndarray) -> np.ndarray:
     mask = np.zeros(encoding.num_symbols, dtype=bool)
     mask[local] = True
     return mask
-
-
-def _positional_slots(encoding: PositionalEncoding) -> list[np.ndarray]:
-    signs = _mask(encoding, np.array([encoding._plus, encoding._minus]))
-    exponents = _mask(encoding, np.arange(encoding._exp0, encoding.num_symbols))
-    if encoding.base == 1000:  # + 314 E-2; the mantissa 0 writes zero
-        return [signs, _mask(encoding, encoding._digit0 + np.arange(1000)), exponents]
-    first = _mask(encoding, encoding._digit0 + np.arange(1, 10))  # + 3 1 4 E-2 (zero's "+ 0 E0" is shorter)
-    digits = _mask(encoding, encoding._digit0 + np.arange(10))
-    return [signs, first, digits, digits, exponents]
-
-
-def _symbolic_slots(encoding: SymbolicEncoding) -> list[np.ndarray]:
-    mantissas = _mask(encoding, encoding._mant0 + np.arange(-1000, 1001))
-    return [mantissas, _mask(encoding, np.arange(encoding._exp0, encoding.num_symbols))]
-
-
-def _fp15_slots(encoding: FP15Encoding) -> list[np.ndarray]:
-    return [_mask(encoding, np.arange(MAX_DIMENSION, encoding.num_symbols))]
-
-
-NUMBER_SLOTS: dict[str, Callable[[Any], list[np.ndarray]]] = {
-    "P10": _positional_slots,
-    "P1000": _positional_slots,
-    "B1999": _symbolic_slots,
-    "FP15": _fp15_slots,
-}
-"""Output encoding name -> builder of the tokens allowed at each slot of one number: a list (one entry per token of
-the number, `tokens_per_number` of them) of boolean masks over the encoding's local symbols."""
 
 
 # ---------------------------------------------------------------------------------------------------- decoding
@@ -318,18 +294,15 @@ def regression_generate(
         `torch.LongTensor` of shape `(B, L)`: the decoded ids.
 
     Raises:
-        ValueError: for an unknown statistic, `num_candidates < 1`, or an output encoding without `NUMBER_SLOTS`.
+        ValueError: for an unknown statistic, `num_candidates < 1`, or an output encoding without a grammar
+            (`grammar.NUMBER_GRAMMARS`).
     """
     if statistic not in STATISTICS:
         raise ValueError(f"unknown statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
     if isinstance(num_candidates, bool) or not isinstance(num_candidates, int) or num_candidates < 1:
         raise ValueError(f"num_candidates must be a positive int; got {num_candidates!r}")
     encoding = get_encoding(tokenizer.output_encoding)
-    if encoding.name not in NUMBER_SLOTS:
-        raise ValueError(
-            f"regression-aware decoding has no number slots for the output encoding {encoding.name!r}; known: "
-            f"{', '.join(NUMBER_SLOTS)}"
-        )
+    grammar = number_grammar(encoding)
     config = model.config
     budget = config.max_position_embeddings - 1 if max_new_tokens is None else int(max_new_tokens)
     device = input_ids.device
@@ -344,7 +317,7 @@ def regression_generate(
         return ids.to(device)
 
     dimensions = allowed(_mask(encoding, np.arange(MAX_DIMENSION)))
-    slots = [allowed(m) for m in NUMBER_SLOTS[encoding.name](encoding)]
+    slots = [allowed(m) for m in grammar.full_length_slots()]
     per_number = len(slots)
     batch = input_ids.shape[0]
     start = torch.full((batch, 1), config.decoder_start_token_id, dtype=torch.long, device=device)

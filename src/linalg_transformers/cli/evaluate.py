@@ -20,11 +20,11 @@ from typing import Any
 import torch
 
 from ..data import sequence_lengths
-from ..evaluation import distribution_variants, evaluate_test_sets, json_safe, load_model
+from ..evaluation import distribution_names, distribution_variants, evaluate_test_sets, json_safe, load_model
 from ..hardware import cpu_bf16_is_faster, default_mixed_precision
 from ..problems.distributions import available_eigen_distributions
 from ..problems.test_sets import DEFAULT_TEST_SEED
-from ..regression_decoding import DECODINGS, DEFAULT_NUM_CANDIDATES, check_decoding
+from ..regression_decoding import DECODINGS, DEFAULT_NUM_CANDIDATES, GENERATE_DECODINGS, check_decoding
 from ..scoring import format_accuracy_table
 from .help import HelpFormatter
 from .problems import add_problem_arguments, describe_problem, problem_from_arguments
@@ -66,8 +66,10 @@ def add_evaluate_command(subparsers: Any) -> None:
         "--decoding",
         choices=DECODINGS,
         default="greedy",
-        help="greedy (the most likely tokens), or median / mean: each number is that statistic of the model's "
-        "distribution over its value, number by number (regression-aware decoding; default greedy)",
+        help="greedy (the most likely tokens, the paper's), grammar (the most likely tokens that continue a "
+        "well-formed answer of the problem's shape; with --num-beams, beam search within it), or median / mean: each "
+        "number is that statistic of the model's distribution over its value, number by number (regression-aware "
+        "decoding; default greedy)",
     )
     p.add_argument(
         "--candidates",
@@ -133,10 +135,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         variants = distribution_variants(problem, available_eigen_distributions())
         sets |= {name: variant for name, variant in variants.items() if variant != problem}
     elif args.distributions:
-        sets |= distribution_variants(problem, [d for d in args.distributions.split(",") if d.strip()])
+        sets |= distribution_variants(problem, distribution_names(args.distributions))
     seed = DEFAULT_TEST_SEED if args.seed is None else args.seed
     decoding = "greedy decoding" if args.num_beams == 1 else f"beam search ({args.num_beams} beams)"
-    if args.decoding != "greedy":
+    if args.decoding == "grammar":
+        decoding += " within the output grammar"
+    elif args.decoding != "greedy":
         decoding = f"regression-aware decoding ({args.decoding} of {args.candidates} candidates per number)"
     print(
         f"model: {args.model} ({tokenizer.input_encoding} -> {tokenizer.output_encoding}, "
@@ -170,7 +174,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "test_seed": seed,
             "num_beams": args.num_beams,
             "decoding": args.decoding,
-            "num_candidates": args.candidates if args.decoding != "greedy" else None,
+            "num_candidates": None if args.decoding in GENERATE_DECODINGS else args.candidates,
             "precision": precision,
             "device": str(device),
             "seconds": round(seconds, 1),

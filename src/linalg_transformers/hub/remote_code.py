@@ -3,9 +3,10 @@
 A published repository holds the configuration, modeling and tokenization modules (written by ``save_pretrained``,
 the classes being registered for the Auto classes), the pipeline module of each shipped pipeline task (with
 ``custom_pipelines`` in ``config.json``), and the flat modules they import relatively (``encodings.py``,
-``regression_decoding.py``, ``scoring.py``, ``verification.py``). Every one of them is copied by transformers'
-``custom_object_save``: `remote_code_files` lists what that copies today, `released_code_differences` compares a
-released folder with it, and `refresh_remote_code` rewrites a released folder's modules through the same function.
+``grammar.py``, ``regression_decoding.py``, ``scoring.py``, ``verification.py``). Every one of them is copied by
+transformers' ``custom_object_save``: `remote_code_files` lists what that copies today, `released_code_differences`
+compares a released folder with it, and `refresh_remote_code` rewrites a released folder's modules through the same
+function.
 """
 
 from __future__ import annotations
