@@ -20,14 +20,16 @@ import numpy as np
 import pytest
 import torch
 from conftest import save_tiny_model, tiny_model
-from transformers import pipeline
+from transformers import LogitsProcessorList, TemperatureLogitsWarper, pipeline
 from transformers.dynamic_module_utils import get_relative_import_files
 from transformers.pipelines import PIPELINE_REGISTRY
 
 import linalg_transformers
 from linalg_transformers import MatrixTokenizer, cli, hub
+from linalg_transformers.grammar import MatrixGrammarLogitsProcessor
 from linalg_transformers.pipeline_matrix import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_DECODING,
     DEFAULT_MODELS,
     DEFAULT_RERANK_BEAMS,
     PIPELINES,
@@ -121,6 +123,9 @@ class Scripted:
         self.calls: list[dict] = []
 
     def __call__(self, input_ids, attention_mask, max_length, num_beams, num_return_sequences, do_sample, **extra):
+        processors = extra.pop("logits_processor", [])  # the default decoding's grammar (recorded apart)
+        self.grammar = [p for p in processors if isinstance(p, MatrixGrammarLogitsProcessor)]
+        assert not self.grammar or processors[-1] is self.grammar[-1]
         call = {"batch": len(input_ids), "num_beams": num_beams, "k": num_return_sequences}
         self.calls.append(call | ({"do_sample": do_sample, **extra} if do_sample or extra else {}))
         rows = []
@@ -204,6 +209,19 @@ def test_every_pipeline_writes_well_formed_answers_within_the_grammar(solvers, t
             answers = solver([x, small, x], decoding="grammar", batch_size=2)
         assert [np.shape(o[PIPELINES[task].field_names[0]]) for o in answers][:2] != [(3,), (3,)]
         assert all(o["valid"] for o in answers)
+
+
+def test_the_default_decoding_is_within_the_grammar_and_greedy_is_plain_generate(solvers, monkeypatch):
+    solver = solvers["matrix-eigen"]
+    script = Scripted(lambda m: [exact("matrix-eigen", m)])
+    monkeypatch.setattr(solver.model, "generate", script)
+    assert DEFAULT_DECODING == "grammar"
+    default = solver(SYMMETRIC)
+    assert [p.shapes.tolist() for p in script.grammar] == [[[3, 1]]]  # the answer's shape
+    assert solver(SYMMETRIC, decoding="greedy") == default and script.grammar == []
+    user = LogitsProcessorList([TemperatureLogitsWarper(0.5)])  # a user's processors come first, the grammar last
+    solver(SYMMETRIC, generate_kwargs={"logits_processor": user})
+    assert len(script.grammar) == 1
 
 
 @pytest.mark.parametrize("task", list(PIPELINES))
@@ -779,6 +797,8 @@ def test_solve_prints_the_pipelines_json(eigen_folder, tmp_path, capsys, monkeyp
     expected = strict_json(pipeline("matrix-eigen", model=str(eigen_folder))(SYMMETRIC))
     model = ["--task", "matrix-eigen", "--model", str(eigen_folder)]
     assert solve(capsys, *model, json.dumps(SYMMETRIC.tolist())) == expected
+    plain = strict_json(pipeline("matrix-eigen", model=str(eigen_folder))(SYMMETRIC, decoding="greedy"))
+    assert solve(capsys, *model, "--decoding", "greedy", json.dumps(SYMMETRIC.tolist())) == plain
     np.save(tmp_path / "one.npy", SYMMETRIC)
     assert solve(capsys, *model, "--file", str(tmp_path / "one.npy")) == expected
     np.save(tmp_path / "batch.npy", np.stack([SYMMETRIC, SYMMETRIC]))

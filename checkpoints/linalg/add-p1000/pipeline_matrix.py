@@ -62,9 +62,10 @@ rounded to its input encoding's three significant digits.
 lowest ``error`` for the tasks with a property check or a cheap exact answer, and for ``matrix-eigen`` and
 ``matrix-singular-values``, which have neither, the lowest of the ``consistency`` invariants (the largest of the
 trace and Frobenius errors): rerank never asks numpy for the answer it is choosing between. ``decoding``:
-``"greedy"`` (the default: `generate()` with the options above), ``"grammar"`` (the same within the output grammar,
+``"grammar"`` (the default, `DEFAULT_DECODING`: `generate()` with the options above, within the output grammar,
 `linalg_transformers.grammar`: only tokens that continue a well-formed answer of the expected shape are generated,
-so every answer and candidate is a matrix), or ``"median"`` / ``"mean"``, regression-aware decoding
+so every answer and candidate is a matrix, and an answer greedy writes well formed is unchanged), ``"greedy"``
+(plain `generate()`, the paper's evaluation: an answer can come out malformed, ``valid`` false), or ``"median"`` / ``"mean"``, regression-aware decoding
 (`linalg_transformers.regression_decoding`): each number of the answer is that statistic of the model's
 distribution over its value, decoded number by number (one answer; not with beams, candidates or rerank).
 
@@ -113,6 +114,7 @@ from .verification import (
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_DECODING",
     "DEFAULT_MODELS",
     "DEFAULT_RERANK_BEAMS",
     "PIPELINES",
@@ -139,6 +141,11 @@ DEFAULT_MODELS: dict[str, str] = {
 """Pipeline task -> Hub id of its released model, which ``pipeline(task)`` loads (revision ``main``) when given no
 ``model=``. The one list of released defaults: ``pipeline(task)`` for a task not listed here raises a `ValueError`
 that asks for ``model=``."""
+
+DEFAULT_DECODING = "grammar"
+"""The pipelines' decoding when ``decoding`` is not given: `generate()` within the output grammar, so that every answer
+is a matrix of the expected shape (where greedy decoding writes one, the same one). ``decoding="greedy"`` is plain
+`generate()`, the paper's evaluation, which `linalg-transformers evaluate` and the model cards report."""
 
 DEFAULT_RERANK_BEAMS = 4
 """Beam candidates decoded by ``verify_rerank=True`` when ``num_beams`` is not given."""
@@ -494,7 +501,7 @@ class MatrixPipeline(Pipeline):
             return {"ids": generated[:, None], "matrix": matrices, "pair": pair}
         extra = dict(generate_kwargs or {})
         beams, candidates = self._decoding(num_beams, verify_rerank, num_return_sequences, _sampling(extra))
-        if decoding == "grammar":  # within the output grammar, with the header of each answer's shape
+        if (decoding or DEFAULT_DECODING) == "grammar":  # within the output grammar, each answer's shape
             grammar = MatrixGrammarLogitsProcessor(self.tokenizer, shapes=[tuple(s) for s in shapes.tolist()])
             extra["logits_processor"] = LogitsProcessorList([*extra.get("logits_processor", []), grammar])
         generated = self.model.generate(

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..pipeline_matrix import DEFAULT_MODELS, DEFAULT_RERANK_BEAMS, PIPELINES
+from ..pipeline_matrix import DEFAULT_DECODING, DEFAULT_MODELS, DEFAULT_RERANK_BEAMS, PIPELINES
+from ..regression_decoding import DECODINGS
 from .help import HelpFormatter
 
 __all__ = ["SOLVE_EXAMPLES", "add_pipeline_commands", "read_matrix", "solve"]
@@ -70,6 +71,13 @@ def add_pipeline_commands(subparsers: Any) -> None:
         action="store_true",
         help=f"decode --num-beams candidates (default {DEFAULT_RERANK_BEAMS}) and keep the one the check likes best",
     )
+    p.add_argument(
+        "--decoding",
+        choices=DECODINGS,
+        default=None,
+        help=f"{DEFAULT_DECODING} (the default: greedy within the output grammar, every answer a matrix), greedy "
+        "(plain generate(), the paper's), or median / mean (regression-aware decoding)",
+    )
     p.add_argument("--batch-size", type=int, default=None, help="matrices per generate() call for a batch")
     p.add_argument(
         "--verbose",
@@ -111,7 +119,7 @@ def solve(task: str, inputs: Any, model: str | None = None, verbose: bool = Fals
         model (`str`, *optional*): Model folder or Hub id; by default the task's default model (`DEFAULT_MODELS`).
         verbose (`bool`, *optional*, defaults to `False`): Let transformers log and show its loading bars while the
             model loads, and show the pipeline's progress bar on long batches; by default neither.
-        **options: ``num_beams``, ``max_new_tokens``, ``verify_rerank``, ``batch_size``.
+        **options: ``num_beams``, ``max_new_tokens``, ``verify_rerank``, ``decoding``, ``batch_size``.
 
     Returns:
         The pipeline's output: a `dict`, or a `list[dict]` for a batch.
@@ -171,6 +179,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         num_beams=args.num_beams,
         max_new_tokens=args.max_new_tokens,
         verify_rerank=True if args.verify_rerank else None,
+        decoding=args.decoding,
         batch_size=args.batch_size,
         verbose=args.verbose,
     )
