@@ -84,7 +84,11 @@ def test_the_number_automaton_reads_what_the_encoding_writes(name):
     symbols = encoding._encode_numbers(values)  # (n, tokens_per_number), P10's zero padded with -1
     assert grammar.accepts(symbols).all()
     assert grammar.num_states == encoding.tokens_per_number
-    assert not grammar.accepts(symbols[:, :-1][:, : max(1, encoding.tokens_per_number - 1)]).all() or name == "FP15"
+    if encoding.tokens_per_number > 1:  # a number cut short (the zeros, P10 writing them short, left out)
+        assert not grammar.accepts(symbols[1:-1, :-1]).any()  # 1e-120 is written as zero too
+    spaced = np.concatenate([symbols[1:2], [[-1]], symbols[2:3]], axis=1)  # padding ends the row: no number after
+    assert grammar.accepts(np.concatenate([symbols[1:2], symbols[2:3]], axis=1)).all()
+    assert not grammar.accepts(spaced).any()
 
 
 @pytest.mark.parametrize("name", ENCODINGS)
@@ -120,17 +124,66 @@ def test_every_allowed_continuation_ends_in_a_well_formed_answer(name, shapes):
             assert torch.isfinite(scores[0, seq[t]])
 
 
-def test_the_incremental_path_agrees_with_replaying_the_prefix(p1000_tokenizer):
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_the_incremental_path_agrees_with_replaying_the_prefix(p1000_tokenizer, shuffle):
+    """Carrying each row's state from the previous step (the rows of each problem swapped between steps, as beam
+    search reorders them, or not) gives the masks of reading every prefix afresh; two problems with one prefix keep
+    their own shapes."""
     tokenizer = p1000_tokenizer
-    seqs = [s for s in _sequences(tokenizer, np.random.default_rng(2), 12)]
+    rng = np.random.default_rng(2)
+    seqs = _sequences(tokenizer, rng, 12)
     width = max(map(len, seqs))
     ids = torch.tensor([s + [tokenizer.pad_token_id] * (width - len(s)) for s in seqs])
-    incremental = MatrixGrammarLogitsProcessor(tokenizer)
+    ids[2] = ids[0]  # rows 0-1 are problem 0's, rows 2-3 problem 1's: one prefix under two shapes
+    shapes = [(2, 2), (3, 1), (1, 3), (2, 1), (1, 1), (3, 3)]
+    swap = torch.arange(len(seqs)).reshape(-1, 2)[:, [1, 0]].reshape(-1)
+    incremental = MatrixGrammarLogitsProcessor(tokenizer, shapes=shapes)
     for t in range(1, width + 1):
+        rows = ids[swap] if shuffle and t % 2 else ids
         scores = torch.randn(len(seqs), tokenizer.vocab_size)
-        step = incremental(ids[:, :t], scores)
-        replay = MatrixGrammarLogitsProcessor(tokenizer)(ids[:, :t], scores)
+        step = incremental(rows[:, :t], scores)
+        replay = MatrixGrammarLogitsProcessor(tokenizer, shapes=shapes)(rows[:, :t], scores)
         torch.testing.assert_close(step, replay)
+
+
+def test_the_lawt_framing_has_the_same_grammar():
+    tokenizer = MatrixTokenizer(input_encoding="P1000", output_encoding="P1000", framing="lawt")
+    processor = MatrixGrammarLogitsProcessor(tokenizer, shapes=[(2, 2)])
+    ids = torch.full((1, 1), tokenizer.bos_token_id, dtype=torch.long)
+    for _ in range(16):  # the header, four numbers of three tokens, the end
+        scores = processor(ids, torch.zeros(1, tokenizer.vocab_size))
+        ids = torch.cat([ids, scores.argmax(-1, keepdim=True)], dim=1)
+    assert tokenizer.decode_matrices(ids).valid.all()
+
+
+def test_co_training_answers_carry_the_task_asked_and_its_shape():
+    tokenizer = MatrixTokenizer(input_encoding="P1000", output_encoding="P1000")
+    torch.manual_seed(0)
+    model = tiny_model(tokenizer).eval()
+    problem = get_problem({"name": "cotraining", "tasks": ["transpose", "eigenvalues"], "dim": 3})
+    batch = problem.generate(10, seed=0)
+    candidates = generate_matrices(
+        model,
+        tokenizer,
+        batch.inputs,
+        tasks=batch.tasks,
+        max_new_tokens=30,
+        decoding="grammar",
+        output_shapes=[problem.problems[t].output_shape(np.shape(x)) for x, t in zip(batch.inputs, batch.tasks)],
+    )
+    shapes = [c[0].shape for c in candidates]
+    assert shapes == [(3, 3) if t == "T" else (3, 1) for t in batch.tasks]
+    result = evaluate_model(model, tokenizer, problem, batch.inputs, tasks=batch.tasks, decoding="grammar")
+    assert result.score.well_formed.all()
+
+
+def test_an_earlier_processor_cannot_leave_a_row_with_no_token(p1000_tokenizer):
+    processor = MatrixGrammarLogitsProcessor(p1000_tokenizer, shapes=[(1, 1)])
+    prefix = torch.tensor([[p1000_tokenizer.bos_token_id, *p1000_tokenizer("V1 V1 + 314 E-2")["input_ids"][:-1]]])
+    scores = torch.zeros(1, p1000_tokenizer.vocab_size)
+    scores[0, p1000_tokenizer.eos_token_id] = float("-inf")  # as min_new_tokens would at the end of the answer
+    out = processor(prefix, scores)
+    assert torch.isfinite(out[0]).nonzero().flatten().tolist() == [p1000_tokenizer.eos_token_id]
 
 
 def test_a_task_token_comes_first_with_with_task(p1000_tokenizer):
@@ -149,9 +202,10 @@ def test_bad_arguments_raise_value_errors(p1000_tokenizer):
     processor = MatrixGrammarLogitsProcessor(p1000_tokenizer, shapes=[(2, 2), (2, 2)])
     with pytest.raises(ValueError, match="not a multiple"):
         processor(torch.zeros(3, 1, dtype=torch.long), torch.zeros(3, p1000_tokenizer.vocab_size))
-    lawt = MatrixTokenizer(input_encoding="P1000", output_encoding="P1000", framing="lawt")
-    with pytest.raises(ValueError, match="'eos' framing"):
-        MatrixGrammarLogitsProcessor(lawt)
+    with pytest.raises(ValueError, match="tasks must be task tokens"):
+        MatrixGrammarLogitsProcessor(p1000_tokenizer, tasks=["Q"])
+    with pytest.raises(ValueError, match="2 shapes and 1 tasks"):
+        MatrixGrammarLogitsProcessor(p1000_tokenizer, shapes=[(2, 2), (2, 2)], tasks=["T"])
     with pytest.raises(ValueError, match="no output grammar"):
         number_grammar(_Renamed(1000))  # a user's encoding without a grammar
 

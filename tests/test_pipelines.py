@@ -124,6 +124,7 @@ class Scripted:
 
     def __call__(self, input_ids, attention_mask, max_length, num_beams, num_return_sequences, do_sample, **extra):
         processors = extra.pop("logits_processor", [])  # the default decoding's grammar (recorded apart)
+        self.processors = list(processors)
         self.grammar = [p for p in processors if isinstance(p, MatrixGrammarLogitsProcessor)]
         assert not self.grammar or processors[-1] is self.grammar[-1]
         call = {"batch": len(input_ids), "num_beams": num_beams, "k": num_return_sequences}
@@ -221,7 +222,27 @@ def test_the_default_decoding_is_within_the_grammar_and_greedy_is_plain_generate
     assert solver(SYMMETRIC, decoding="greedy") == default and script.grammar == []
     user = LogitsProcessorList([TemperatureLogitsWarper(0.5)])  # a user's processors come first, the grammar last
     solver(SYMMETRIC, generate_kwargs={"logits_processor": user})
-    assert len(script.grammar) == 1
+    assert len(script.grammar) == 1 and script.processors[0] is user[0]
+
+
+def test_without_a_grammar_for_the_output_encoding_the_default_is_plain_greedy(monkeypatch):
+    """A user's encoding (registered, not in NUMBER_GRAMMARS): the default decodes; decoding="grammar" says why not."""
+    from linalg_transformers import encodings
+    from linalg_transformers.encodings import PositionalEncoding, register_encoding
+
+    class Renamed(PositionalEncoding):
+        def __init__(self) -> None:
+            super().__init__(1000)
+            self.name = "P1000-user"
+
+    monkeypatch.setattr(encodings, "_REGISTRY", dict(encodings._REGISTRY))
+    monkeypatch.setattr(encodings, "_INSTANCES", dict(encodings._INSTANCES))
+    register_encoding("P1000-user", Renamed)
+    tok = MatrixTokenizer(input_encoding="P1000", output_encoding="P1000-user")
+    solver = pipeline("matrix-transpose", model=tiny_model(tok, **SIZES), tokenizer=tok)
+    assert set(solver(GENERAL)) >= {"valid", "generated"}
+    with pytest.raises(ValueError, match="no output grammar for the encoding 'P1000-user'"):
+        solver(GENERAL, decoding="grammar")
 
 
 @pytest.mark.parametrize("task", list(PIPELINES))

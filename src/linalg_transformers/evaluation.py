@@ -120,7 +120,8 @@ def generate_matrices(
         num_candidates (`int`, *optional*, defaults to `DEFAULT_NUM_CANDIDATES`): Complete numbers whose values form
             each number's distribution (regression-aware decoding only).
         output_shapes (`Sequence[tuple[int, int]]`, *optional*): The answer's shape for each problem; with
-            ``decoding="grammar"`` the header is then that shape's (default: any header).
+            ``decoding="grammar"`` the header is then that shape's (default: any header), and with `tasks` each
+            answer's task token is the one asked.
 
     Returns:
         `list[list[np.ndarray | None]]`: for each problem, its `num_return_sequences` decoded candidates.
@@ -154,7 +155,7 @@ def generate_matrices(
             if decoding in GENERATE_DECODINGS:
                 if decoding == "grammar":
                     shapes = None if output_shapes is None else output_shapes[start : start + batch_size]
-                    processor = MatrixGrammarLogitsProcessor(tokenizer, shapes=shapes, with_task=with_task)
+                    processor = MatrixGrammarLogitsProcessor(tokenizer, shapes=shapes, tasks=chunk_tasks)
                     kwargs["logits_processor"] = LogitsProcessorList([processor])
                 generated = model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
             else:
@@ -227,12 +228,21 @@ def evaluate_model(
         desc=desc,
         decoding=decoding,
         num_candidates=num_candidates,
-        output_shapes=None if tasks is not None else [problem.output_shape(np.shape(x)) for x in inputs],
+        output_shapes=_output_shapes(problem, inputs, tasks),
     )
     predictions = [c[0] for c in candidates]
     seen = round_matrices(inputs, tokenizer.input_encoding)  # what the model saw
     score = problem.score(seen, predictions, tasks=tasks, tolerances=tuple(tolerances))
     return EvaluationResult(score=score, predictions=predictions)
+
+
+def _output_shapes(
+    problem: Any, inputs: np.ndarray | Sequence[np.ndarray], tasks: Sequence[str] | None
+) -> list[tuple[int, int]]:
+    """The answer's shape for each input: the problem's, or for co-training the shape of each task's problem."""
+    if tasks is None:
+        return [problem.output_shape(np.shape(x)) for x in inputs]
+    return [problem.problems[t].output_shape(np.shape(x)) for x, t in zip(inputs, tasks)]
 
 
 def distribution_names(spec: str | None) -> list[str]:

@@ -81,16 +81,20 @@ class NumberGrammar:
         """Whether each row of local symbols is exactly a sequence of complete numbers.
 
         Args:
-            symbols (`np.ndarray` of shape `(N, T)`): Local symbols; negative entries end a row (padding).
+            symbols (`np.ndarray` of shape `(N, T)`): Local symbols; a negative entry ends its row (padding), and a
+                symbol after it makes the row rejected.
 
         Returns:
             `np.ndarray` of shape `(N,)`, bool.
         """
         state = np.zeros(len(symbols), dtype=np.int64)
+        ended = np.zeros(len(symbols), dtype=bool)
         for column in symbols.T:
-            live = (column >= 0) & (state >= 0)
-            step = np.where(live, self.next_state[np.clip(state, 0, self.num_states - 1), np.maximum(column, 0)], 0)
-            state = np.where(live, np.where(step == self.num_states, 0, step), np.where(column >= 0, -1, state))
+            live = (column >= 0) & (state >= 0) & ~ended
+            step = self.next_state[np.clip(state, 0, self.num_states - 1), np.clip(column, 0, None)]
+            state = np.where(live, np.where(step == self.num_states, 0, step), state)
+            state[(column >= 0) & ended] = -1
+            ended |= column < 0
         return state == 0
 
 
@@ -153,14 +157,17 @@ class MatrixGrammarLogitsProcessor(LogitsProcessor):
     """Lets `generate()` write only well-formed answers: the scores of tokens that cannot continue one are ``-inf``.
 
     At each step the processor reads each row's prefix (after the decoder start token) through the answer's grammar
-    (the module docstring) and allows only the tokens that continue it: the header's dimension tokens (or the given
-    shape's), then each number's tokens in the output encoding's grammar, then ``</s>`` after the last number. A
-    row that has ended (``</s>`` or padding) may only continue with padding or ``</s>``, as `generate()` pads it.
-    A prefix that is not in the grammar (e.g. ``decoder_input_ids`` given by hand) leaves its row unconstrained.
+    (the module docstring) and allows only the tokens that continue it: the task token (the problem's, when `tasks`
+    are given), the header's dimension tokens (the problem's shape, when `shapes` are given), then each number's
+    tokens in the output encoding's grammar, then ``</s>`` after the last number. A row that has ended may only
+    continue with padding or ``</s>``, as `generate()` pads it. A prefix that is not in the grammar (e.g.
+    ``decoder_input_ids`` given by hand) leaves its row unconstrained. Should an earlier processor have ruled out
+    every token the grammar allows (``min_new_tokens`` at the end of an answer, say), the grammar's tokens are kept,
+    at the lowest finite score.
 
-    The state of each row is a function of its prefix alone, so beam search, which reorders rows, is handled by
-    replaying the prefixes; when the rows are the previous call's plus one token (greedy decoding, sampling), only
-    that token is read.
+    The state of each row is a function of its problem and prefix alone. At each step a row's state is found from
+    the previous step's row with the same problem and prefix (beam search reorders rows), and only the new token is
+    read; the prefixes are read in full only at the first call, or when a row has no such predecessor.
 
     Use: ``model.generate(input_ids, logits_processor=LogitsProcessorList([MatrixGrammarLogitsProcessor(tokenizer,
     shapes=[(5, 1)] * len(input_ids))]))``; the pipelines and the evaluation do it with ``decoding="grammar"``.
@@ -168,58 +175,78 @@ class MatrixGrammarLogitsProcessor(LogitsProcessor):
     Args:
         tokenizer (`MatrixTokenizer`): The model's tokenizer (its output encoding, special and task tokens).
         shapes (`Sequence[tuple[int, int]]`, *optional*): The answer's shape for each problem of the batch; the header
-            is then that shape's. Rows of `generate()` (problems times beams or returned sequences, interleaved as
-            `generate()` expands them) are matched to problems in order. Default: any header.
+            is then that shape's. Rows of `generate()` (problems times beams or returned sequences, each problem's
+            rows next to each other, as `generate()` expands them) are matched to problems in order. Default: any
+            header (an answer too long for the generation budget is then cut short, as without the grammar).
         with_task (`bool`, *optional*, defaults to `False`): The answer starts with a task token (co-training).
+        tasks (`Sequence[str]`, *optional*): The task token of each problem (implies `with_task`).
 
     Raises:
-        ValueError: for a tokenizer of the ``"lawt"`` framing, an output encoding without a grammar, or a shape
-            outside ``1..MAX_DIMENSION``.
+        ValueError: for an output encoding without a grammar, shapes outside ``1..MAX_DIMENSION``, task tokens the
+            tokenizer lacks, or `shapes` and `tasks` for different numbers of problems.
     """
 
     def __init__(
-        self, tokenizer: Any, shapes: Sequence[tuple[int, int]] | None = None, with_task: bool = False
+        self,
+        tokenizer: Any,
+        shapes: Sequence[tuple[int, int]] | None = None,
+        with_task: bool = False,
+        tasks: Sequence[str] | None = None,
     ) -> None:
-        if getattr(tokenizer, "framing", "eos") != "eos":
-            raise ValueError(
-                f"the output grammar is that of the 'eos' framing; this tokenizer's is {tokenizer.framing!r} "
-                "(a converted reference checkpoint): decode it without the grammar"
-            )
         encoding, out_to_id = tokenizer._side("output")
         self.grammar = number_grammar(encoding)
-        self.with_task = bool(with_task)
         self.shapes: np.ndarray | None = None
         if shapes is not None:
             dims = np.asarray([tuple(s) for s in shapes], dtype=np.int64).reshape(-1, 2)
             if len(dims) == 0 or ((dims < 1) | (dims > MAX_DIMENSION)).any():
                 raise ValueError(f"shapes must be (rows, cols) pairs in 1..{MAX_DIMENSION}; got {list(shapes)!r}")
             self.shapes = dims
+        task_ids: dict[str, int] = dict(tokenizer._task_ids)
+        self.with_task = bool(with_task) or tasks is not None
+        if self.with_task and not task_ids:
+            raise ValueError("with_task: this tokenizer has no task tokens")
+        self.tasks: np.ndarray | None = None
+        if tasks is not None:
+            unknown = sorted(set(tasks) - set(task_ids))
+            if unknown or not len(tasks):
+                raise ValueError(
+                    f"tasks must be task tokens of the tokenizer ({', '.join(task_ids)}); got {list(tasks)!r}"
+                )
+            self.tasks = np.asarray([task_ids[t] for t in tasks], dtype=np.int64)
+        if self.shapes is not None and self.tasks is not None and len(self.shapes) != len(self.tasks):
+            raise ValueError(f"{len(self.shapes)} shapes and {len(self.tasks)} tasks: give one of each per problem")
         self.eos, self.pad = int(tokenizer.eos_token_id), int(tokenizer.pad_token_id)
         vocab = int(tokenizer.vocab_size)
-        self._local = np.full(vocab, -1, dtype=np.int64)  # global id -> local output symbol, -1 for none
+        self._local = np.full(vocab + 1, -1, dtype=np.int64)  # global id -> local output symbol; the last: none
         self._local[out_to_id] = np.arange(len(out_to_id))
         self._out_to_id = np.asarray(out_to_id, dtype=np.int64)
-        self._task_ids = np.asarray(sorted(tokenizer._task_ids.values()), dtype=np.int64)
-        self._is_task = np.zeros(vocab, dtype=bool)
+        self._task_ids = np.asarray(sorted(task_ids.values()), dtype=np.int64)
+        self._is_task = np.zeros(vocab + 1, dtype=bool)
         self._is_task[self._task_ids] = True
-        self._masks: dict[tuple[int, str], torch.Tensor] = {}
-        self._last: tuple[torch.Tensor, np.ndarray, np.ndarray] | None = None
+        self._tables: dict[tuple[int, str], torch.Tensor] = {}
+        self._last: tuple[dict[tuple[int, bytes], int], np.ndarray, np.ndarray, int] | None = None
 
     # ------------------------------------------------------------------------------------------ the automaton
-    def _start(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """Phase and numbers left of `rows` empty answers."""
-        phase = np.full(rows, _TASK if self.with_task else _ROWS, dtype=np.int64)
-        return phase, np.zeros(rows, dtype=np.int64)
+    def _problems(self, rows: int) -> np.ndarray:
+        """The problem of each of `rows` rows (`generate()` repeats each problem's rows next to each other)."""
+        given = self.shapes if self.shapes is not None else self.tasks
+        if given is None:
+            return np.zeros(rows, dtype=np.int64)
+        if rows % len(given):
+            raise ValueError(f"generate() has {rows} rows for {len(given)} problems: not a multiple")
+        return np.arange(rows) // (rows // len(given))
 
     def _advance(self, phase: np.ndarray, left: np.ndarray, ids: np.ndarray, problem: np.ndarray) -> None:
         """Read one token `ids` `(R,)` per row, updating `phase` and `left` (numbers still to write) in place."""
-        local = self._local[np.clip(ids, 0, len(self._local) - 1)]
-        local = np.where((ids >= 0) & (ids < len(self._local)), local, -1)
+        known = (ids >= 0) & (ids < len(self._local) - 1)
+        safe = np.where(known, ids, len(self._local) - 1)
+        local = self._local[safe]
         ended = (ids == self.eos) | (ids == self.pad)
         new = np.full_like(phase, _FREE)
         new[phase == _DONE] = _DONE
         new[(phase == _END) & ended] = _DONE
-        new[(phase == _TASK) & self._is_task[np.clip(ids, 0, len(self._is_task) - 1)] & (ids >= 0)] = _ROWS
+        task_ok = self._is_task[safe] if self.tasks is None else safe == self.tasks[problem]
+        new[(phase == _TASK) & task_ok] = _ROWS
         dim = (local >= 0) & (local < MAX_DIMENSION)
         if self.shapes is not None:
             dim &= local + 1 == self.shapes[problem, np.where(phase == _ROWS, 0, 1)]
@@ -234,74 +261,79 @@ class MatrixGrammarLogitsProcessor(LogitsProcessor):
         step = np.where(inside & (local >= 0), step, -1)
         complete = inside & (step == self.grammar.num_states)
         left[complete] -= 1
-        new[inside & (step >= 0) & ~complete] = step[inside & (step >= 0) & ~complete]
+        moved = inside & (step >= 0) & ~complete
+        new[moved] = step[moved]
         new[complete] = np.where(left[complete] == 0, _END, 0)
         phase[:] = new
 
     def _states(self, input_ids: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """The phase and numbers left of each row after its prefix `input_ids` `(R, t)`."""
-        rows, length = input_ids.shape
+        ids = input_ids.detach().cpu().numpy()
+        rows, length = ids.shape
         problem = self._problems(rows)
+        keys = [(int(p), row.tobytes()) for p, row in zip(problem, ids)]
         last = self._last
-        if (
-            last is not None
-            and last[0].shape == (rows, length - 1)
-            and torch.equal(last[0], input_ids[:, :-1].to(last[0].device))
-        ):
-            phase, left = last[1].copy(), last[2].copy()
-            self._advance(phase, left, input_ids[:, -1].cpu().numpy(), problem)
+        previous = None
+        if last is not None and last[3] == length - 1:
+            found = [last[0].get((int(p), row[:-1].tobytes())) for p, row in zip(problem, ids)]
+            if all(i is not None for i in found):
+                previous = np.asarray(found, dtype=np.int64)
+        if previous is not None:
+            phase, left = last[1][previous], last[2][previous]
+            self._advance(phase, left, ids[:, -1], problem)
         else:
-            ids = input_ids.cpu().numpy()
-            phase, left = self._start(rows)
+            phase = np.full(rows, _TASK if self.with_task else _ROWS, dtype=np.int64)
+            left = np.zeros(rows, dtype=np.int64)
             for column in ids[:, 1:].T:  # position 0 is the decoder start token
                 self._advance(phase, left, column, problem)
-        self._last = (input_ids.detach().clone(), phase, left)
+        self._last = ({key: i for i, key in enumerate(keys)}, phase, left, length)
         return phase, left
 
-    def _problems(self, rows: int) -> np.ndarray:
-        """The problem of each of `rows` rows (`generate()` repeats each problem's rows next to each other)."""
-        if self.shapes is None:
-            return np.zeros(rows, dtype=np.int64)
-        if rows % len(self.shapes):
-            raise ValueError(f"generate() has {rows} rows for {len(self.shapes)} shapes: not a multiple")
-        return np.arange(rows) // (rows // len(self.shapes))
-
     # ------------------------------------------------------------------------------------------------- masks
-    def _mask(self, width: int, kind: str, device: torch.device) -> torch.Tensor:
-        """The allowed ids `(width,)` of one kind of position (cached): a header, a number state, the end."""
-        key = (width, kind)
-        if key not in self._masks:
-            mask = np.zeros(width, dtype=bool)
-            if kind == "dims":
-                ids = self._out_to_id[:MAX_DIMENSION]
-            elif kind == "task":
-                ids = self._task_ids
-            elif kind == "end":
-                ids = np.array([self.eos])
-            elif kind == "done":
-                ids = np.array([self.eos, self.pad])
-            elif kind == "free":
-                ids = np.arange(width)
-            else:  # a number state
-                ids = self._out_to_id[np.flatnonzero(self.grammar.allowed[int(kind)])]
-            mask[ids[ids < width]] = True
-            self._masks[key] = torch.from_numpy(mask).to(device)
-        return self._masks[key]
+    def _table(self, width: int, device: torch.device) -> torch.Tensor:
+        """The allowed ids `(kinds, width)` of every kind of position (`_kinds`), built once per width and device."""
+        key = (width, str(device))
+        if key not in self._tables:
+            states = self.grammar.num_states
+            table = np.zeros((5 + states + MAX_DIMENSION + len(self._task_ids), width), dtype=bool)
+            rows = [
+                np.arange(width),  # 0: free
+                np.array([self.eos, self.pad]),  # 1: done
+                np.array([self.eos]),  # 2: end
+                self._task_ids,  # 3: any task
+                self._out_to_id[:MAX_DIMENSION],  # 4: any dimension
+                *(self._out_to_id[np.flatnonzero(self.grammar.allowed[s])] for s in range(states)),
+                *(self._out_to_id[d : d + 1] for d in range(MAX_DIMENSION)),  # one dimension each
+                *(self._task_ids[k : k + 1] for k in range(len(self._task_ids))),  # one task each
+            ]
+            for index, ids in enumerate(rows):
+                table[index, ids[ids < width]] = True
+            self._tables[key] = torch.from_numpy(table).to(device)
+        return self._tables[key]
+
+    def _kinds(self, phase: np.ndarray, problem: np.ndarray) -> np.ndarray:
+        """The row of `_table` that applies to each row, from its phase and problem."""
+        states = self.grammar.num_states
+        kind = np.where(phase >= 0, 5 + phase, 0)
+        kind[phase == _DONE], kind[phase == _END] = 1, 2
+        task = phase == _TASK
+        if self.tasks is None:
+            kind[task] = 3
+        else:
+            kind[task] = 5 + states + MAX_DIMENSION + np.searchsorted(self._task_ids, self.tasks[problem[task]])
+        for which, column in ((_ROWS, 0), (_COLS, 1)):
+            header = phase == which
+            kind[header] = 4 if self.shapes is None else 5 + states + self.shapes[problem[header], column] - 1
+        return kind
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         """Mask the scores `(R, V)` of the tokens that cannot follow each row of `input_ids` `(R, t)`."""
-        phase, left = self._states(input_ids)
-        width, device = scores.shape[-1], scores.device
-        kinds = {_TASK: "task", _END: "end", _DONE: "done", _FREE: "free"}
-        allowed = torch.zeros(scores.shape, dtype=torch.bool, device=device)
-        for value in np.unique(phase):
-            rows = torch.from_numpy(np.flatnonzero(phase == value)).to(device)
-            if value in (_ROWS, _COLS) and self.shapes is not None:
-                problem = self._problems(len(phase))[rows.cpu().numpy()]
-                dims = self.shapes[problem, 0 if value == _ROWS else 1] - 1
-                ids = torch.from_numpy(self._out_to_id[dims]).to(device)
-                allowed[rows, ids] = True
-                continue
-            kind = "dims" if value in (_ROWS, _COLS) else kinds.get(int(value), str(int(value)))
-            allowed[rows] = self._mask(width, kind, device)
-        return scores.masked_fill(~allowed, float("-inf"))
+        phase, _ = self._states(input_ids)
+        kinds = torch.from_numpy(self._kinds(phase, self._problems(len(phase)))).to(scores.device)
+        allowed = self._table(scores.shape[-1], scores.device)[kinds]
+        masked = scores.masked_fill(~allowed, float("-inf"))
+        dead = ~torch.isfinite(masked).any(dim=-1)  # an earlier processor ruled out all the grammar allows
+        if dead.any():
+            floor = torch.finfo(scores.dtype).min
+            masked[dead] = torch.full_like(masked[dead], float("-inf")).masked_fill(allowed[dead], floor)
+        return masked
