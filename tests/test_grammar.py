@@ -58,7 +58,7 @@ def _phases(processor: MatrixGrammarLogitsProcessor, ids: list[list[int]]) -> np
     batch = torch.full((len(ids), width + 1), processor.pad, dtype=torch.long)
     for row, seq in enumerate(ids):
         batch[row, : len(seq)] = torch.tensor(seq)
-    return processor._states(batch)[0]
+    return processor._states(batch, processor._problems(len(batch)))[0]
 
 
 @pytest.mark.parametrize("name", ENCODINGS)

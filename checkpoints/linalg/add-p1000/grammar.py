@@ -39,6 +39,7 @@ __all__ = [
     "MatrixGrammarLogitsProcessor",
     "NUMBER_GRAMMARS",
     "NumberGrammar",
+    "has_grammar",
     "number_grammar",
 ]
 
@@ -136,6 +137,11 @@ NUMBER_GRAMMARS: dict[str, Callable[[Any], NumberGrammar]] = {
 """Encoding name -> builder of the automaton of one number (`NumberGrammar`) from the encoding instance."""
 
 
+def has_grammar(encoding: str | NumberEncoding) -> bool:
+    """Whether `encoding` has a grammar in `NUMBER_GRAMMARS` (a user's registered encoding may not)."""
+    return get_encoding(encoding).name in NUMBER_GRAMMARS
+
+
 def number_grammar(encoding: str | NumberEncoding) -> NumberGrammar:
     """The automaton of one number of `encoding`.
 
@@ -143,7 +149,7 @@ def number_grammar(encoding: str | NumberEncoding) -> NumberGrammar:
         ValueError: for an encoding without a grammar in `NUMBER_GRAMMARS` (the message lists those known).
     """
     encoding = get_encoding(encoding)
-    if encoding.name not in NUMBER_GRAMMARS:
+    if not has_grammar(encoding):
         raise ValueError(f"no output grammar for the encoding {encoding.name!r}; known: {', '.join(NUMBER_GRAMMARS)}")
     return NUMBER_GRAMMARS[encoding.name](encoding)
 
@@ -266,11 +272,10 @@ class MatrixGrammarLogitsProcessor(LogitsProcessor):
         new[complete] = np.where(left[complete] == 0, _END, 0)
         phase[:] = new
 
-    def _states(self, input_ids: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """The phase and numbers left of each row after its prefix `input_ids` `(R, t)`."""
+    def _states(self, input_ids: torch.Tensor, problem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The phase and numbers left of each row (problem `problem` `(R,)`) after its prefix `input_ids` `(R, t)`."""
         ids = input_ids.detach().cpu().numpy()
-        rows, length = ids.shape
-        problem = self._problems(rows)
+        length = ids.shape[1]
         keys = [(int(p), row.tobytes()) for p, row in zip(problem, ids)]
         last = self._last
         previous = None
@@ -282,8 +287,8 @@ class MatrixGrammarLogitsProcessor(LogitsProcessor):
             phase, left = last[1][previous], last[2][previous]
             self._advance(phase, left, ids[:, -1], problem)
         else:
-            phase = np.full(rows, _TASK if self.with_task else _ROWS, dtype=np.int64)
-            left = np.zeros(rows, dtype=np.int64)
+            phase = np.full(len(ids), _TASK if self.with_task else _ROWS, dtype=np.int64)
+            left = np.zeros(len(ids), dtype=np.int64)
             for column in ids[:, 1:].T:  # position 0 is the decoder start token
                 self._advance(phase, left, column, problem)
         self._last = ({key: i for i, key in enumerate(keys)}, phase, left, length)
@@ -328,8 +333,9 @@ class MatrixGrammarLogitsProcessor(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         """Mask the scores `(R, V)` of the tokens that cannot follow each row of `input_ids` `(R, t)`."""
-        phase, _ = self._states(input_ids)
-        kinds = torch.from_numpy(self._kinds(phase, self._problems(len(phase)))).to(scores.device)
+        problem = self._problems(input_ids.shape[0])
+        phase, _ = self._states(input_ids, problem)
+        kinds = torch.from_numpy(self._kinds(phase, problem)).to(scores.device)
         allowed = self._table(scores.shape[-1], scores.device)[kinds]
         masked = scores.masked_fill(~allowed, float("-inf"))
         dead = ~torch.isfinite(masked).any(dim=-1)  # an earlier processor ruled out all the grammar allows

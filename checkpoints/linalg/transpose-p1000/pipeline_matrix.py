@@ -66,10 +66,9 @@ trace and Frobenius errors): rerank never asks numpy for the answer it is choosi
 `linalg_transformers.grammar`: only tokens that continue a well-formed answer of the expected shape are generated,
 so every answer and candidate is a matrix, and one that greedy writes well formed and of that shape is unchanged),
 ``"greedy"`` (plain `generate()`, the paper's evaluation: an answer can come out malformed, ``valid`` false), or
-``"median"`` /
-``"mean"``, regression-aware decoding (`linalg_transformers.regression_decoding`): each number of the answer is that
-statistic of the model's distribution over its value, decoded number by number (one answer; not with beams,
-candidates or rerank).
+``"median"`` / ``"mean"``, regression-aware decoding (`linalg_transformers.regression_decoding`): each number of the
+answer is that statistic of the model's distribution over its value, decoded number by number (one answer; not with
+beams, candidates or rerank).
 
 **Bad input** raises a `ValueError` naming the task and what is wrong: not a matrix, ragged rows, strings, NaN or
 infinity, complex numbers, a shape the problem does not take (non-square for eigenvalues, eigenvectors and inverse;
@@ -97,7 +96,7 @@ from transformers import AutoModelForSeq2SeqLM, LogitsProcessorList, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from .encodings import MAX_DIMENSION, get_encoding
-from .grammar import NUMBER_GRAMMARS, MatrixGrammarLogitsProcessor
+from .grammar import MatrixGrammarLogitsProcessor, has_grammar
 from .regression_decoding import GENERATE_DECODINGS, check_decoding, regression_generate
 from .scoring import Score, tolerance_label
 from .verification import (
@@ -505,7 +504,8 @@ class MatrixPipeline(Pipeline):
             return {"ids": generated[:, None], "matrix": matrices, "pair": pair}
         extra = dict(generate_kwargs or {})
         beams, candidates = self._decoding(num_beams, verify_rerank, num_return_sequences, _sampling(extra))
-        if decoding == "grammar" or (decoding is None and self._has_grammar()):  # within the grammar, each shape
+        default_grammar = decoding is None and has_grammar(self.tokenizer.output_encoding)  # else plain greedy
+        if decoding == "grammar" or default_grammar:  # within the output grammar, each answer of its shape
             grammar = MatrixGrammarLogitsProcessor(self.tokenizer, shapes=[tuple(s) for s in shapes.tolist()])
             extra["logits_processor"] = LogitsProcessorList([*extra.get("logits_processor", []), grammar])
         generated = self.model.generate(
@@ -519,10 +519,6 @@ class MatrixPipeline(Pipeline):
         batch = model_inputs["input_ids"].shape[0]
         ids = generated.reshape(batch, candidates, -1)  # (batch, candidates, L)
         return {"ids": ids, "matrix": matrices, "pair": pair}
-
-    def _has_grammar(self) -> bool:
-        """Whether the output encoding has a grammar (`NUMBER_GRAMMARS`); without one the default is plain greedy."""
-        return get_encoding(self.tokenizer.output_encoding).name in NUMBER_GRAMMARS
 
     def postprocess(
         self, model_outputs: dict[str, Any], rerank: bool = False, list_candidates: bool = False
