@@ -337,6 +337,30 @@ def test_a_continued_run_counts_what_its_starting_model_saw(published, training_
     assert json.loads((out / "results.json").read_text())["examples_seen_total"] == 1920
 
 
+def test_a_continued_run_without_its_own_time_publishes_no_total_time(published, training_output, tmp_path):
+    """The chain's examples add up, but a total time that left out this run's would pass for the whole: none."""
+    import dataclasses
+
+    from linalg_transformers import record
+
+    second = continued_run(training_output, str(published), tmp_path / "second")
+    (second / "metrics.jsonl").unlink()
+    output = hub.TrainingOutput.load(second)
+    output = dataclasses.replace(
+        output, results={k: v for k, v in output.results.items() if k != "train_seconds_this_run"}
+    )
+    totals = record.lineage_totals(output)
+    assert totals is not None and totals.examples == 1280 and totals.train_seconds is None
+    assert totals.start["model"] == str(published)
+    results = hub.published_results(output)
+    assert results["examples_seen_total"] == 1280 and "train_seconds_total" not in results
+    timed = record.lineage_totals(
+        hub.TrainingOutput.load(continued_run(training_output, str(published), tmp_path / "t"))
+    )
+    assert timed is not None and timed.train_seconds == round(2 * sum(SESSIONS), 1)
+    assert record.lineage_totals(hub.TrainingOutput.load(training_output)) is None  # a run from scratch
+
+
 def test_republishing_into_the_folder_a_run_started_from_counts_it_once(published, training_output, tmp_path):
     """The release case: a run continued from checkpoints/org/name and published back there, then published again."""
     import shutil

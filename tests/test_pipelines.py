@@ -884,3 +884,17 @@ def test_the_rerank_benchmark_measures_the_three_decodings(eigen_folder):
         assert set(row) == {f"accuracy@{t:g}" for t in (0.05, 0.02, 0.01, 0.005)} | {"well_formed", "seconds"}
         assert all(0 <= row[k] <= 1 for k in row if k != "seconds")
     assert bench_rerank.task_for("sym_inverse") == "matrix-inverse"
+
+
+def test_the_grammar_benchmark_times_both_decodings_at_each_beam_size(eigen_folder):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_grammar
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    ways = bench_grammar.measure_grammar(str(eigen_folder), n=4, beams=[1, 2], repeats=1, batch_size=2)
+    assert [(w.num_beams, w.decoding) for w in ways] == [(1, "greedy"), (1, "grammar"), (2, "greedy"), (2, "grammar")]
+    assert all(w.matrices_per_s > 0 and 0 <= w.accuracy_at_5 <= 1 for w in ways)
+    assert all(w.well_formed == 1.0 for w in ways if w.decoding == "grammar")  # within the grammar, always
+    with pytest.raises(ValueError, match="positive"):
+        bench_grammar.measure_grammar(str(eigen_folder), n=4, beams=[0], repeats=1)

@@ -28,7 +28,9 @@ __all__ = [
     "TRAIN_SCRIPT",
     "TrainingOutput",
     "SNAPSHOT_FILE",
+    "LineageTotals",
     "lineage_examples",
+    "lineage_totals",
     "published_lineage",
     "published_results",
     "read_metrics",
@@ -308,14 +310,50 @@ def published_lineage(output: TrainingOutput) -> dict[str, Any] | None:
     return recorded or training_lineage(args.get("init_from"), run_args=args)
 
 
+@dataclass(frozen=True)
+class LineageTotals:
+    """What a chain of ``--init_from`` runs had seen and taken in all, this run included.
+
+    Attributes:
+        start (`dict`): The lineage of the model this run started from (`published_lineage`): ``model``,
+            ``examples_seen``, ``train_seconds``, ``hardware``.
+        examples (`int`): Examples of the whole chain: this run's and its start's.
+        train_seconds (`float | None`): Wall-clock seconds of the whole chain; `None` when this run's own time is
+            not recorded (a total that left it out would pass for the whole).
+    """
+
+    start: dict[str, Any]
+    examples: int
+    train_seconds: float | None
+
+
+def lineage_totals(output: TrainingOutput) -> LineageTotals | None:
+    """The totals of the chain of runs a training output ends: one home for what ``results.json`` and the card say.
+
+    Args:
+        output (`TrainingOutput`): The run's output directory, read.
+
+    Returns:
+        `LineageTotals | None`: The totals; `None` when the run has no start or its start's examples are not
+        recorded.
+    """
+    start = published_lineage(output)
+    if not start or "examples_seen" not in start:
+        return None
+    seconds = output.train_seconds()
+    total_seconds = round(seconds + start["train_seconds"], 1) if math.isfinite(seconds) else None
+    return LineageTotals(start, int(output.results["examples_seen"]) + int(start["examples_seen"]), total_seconds)
+
+
 def published_results(output: TrainingOutput) -> dict[str, Any]:
     """``results.json`` as published: the training output's, plus ``init_from`` and the totals of a chain of runs."""
     results = dict(output.results)
     lineage = published_lineage(output)
     if lineage:
         results["init_from"] = lineage
-    if lineage and "examples_seen" in lineage:
-        seconds = output.train_seconds(default=0.0)
-        results["examples_seen_total"] = int(results["examples_seen"]) + lineage["examples_seen"]
-        results["train_seconds_total"] = round(seconds + lineage["train_seconds"], 1)
+    totals = lineage_totals(output)
+    if totals is not None:
+        results["examples_seen_total"] = totals.examples
+        if totals.train_seconds is not None:
+            results["train_seconds_total"] = totals.train_seconds
     return results

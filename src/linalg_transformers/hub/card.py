@@ -22,7 +22,7 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..problems.test_sets import DEFAULT_TEST_SEED
-from ..record import TrainingOutput, published_lineage
+from ..record import TrainingOutput, lineage_totals, published_lineage
 from ..scoring import TOLERANCES, accuracy_key, format_accuracy_table, format_percent, tolerance_label
 from .history import HISTORY_PLOT, Segment, format_duration, format_history_table, parse_segments
 from .layout import DEFAULT_METRIC_REPO, validate_repo_id
@@ -293,16 +293,18 @@ def _card_context(
     training_rows = [(k, args[k]) for k in shown]
     examples, steps = int(results["examples_seen"]), int(results["steps"])
     lineage = published_lineage(output)
+    totals = lineage_totals(output)
     examples_note = time_note = ""
-    if lineage and "examples_seen" in lineage:
+    if totals is not None:
+        start = totals.start
         examples_note = (
-            f"; {examples + lineage['examples_seen']:,} in all, counting the {lineage['examples_seen']:,} of the "
-            f"model this run started from (`{lineage['model']}`, `--init_from`)"
+            f"; {totals.examples:,} in all, counting the {start['examples_seen']:,} of the "
+            f"model this run started from (`{start['model']}`, `--init_from`)"
         )
-        if math.isfinite(seconds):
+        if totals.train_seconds is not None:
             time_note = (
-                f"; {format_duration(seconds + lineage['train_seconds'])} in all with the model it started from "
-                f"(whose last run was on {lineage['hardware']})"
+                f"; {format_duration(totals.train_seconds)} in all with the model it started from "
+                f"(whose last run was on {start['hardware']})"
             )
     elif lineage:
         examples_note = f"; started from `{lineage['model']}` (`--init_from`), whose training is not recorded here"
