@@ -1,6 +1,6 @@
 """Training throughput with the real data pipeline, and the gain of the package's training step over a plain loop.
 
-Usage: python benchmarks/bench_training.py [--steps 8] [--quick] [--no-trainer]
+Usage: python benchmarks/bench_training.py [--steps 8] [--quick] [--no-trainer] [--phases]
 
 For three configurations (the paper's 5x5 eigenvalue model: FP15 in and out, 512-d, 6/1 layers, batch 64; the
 eigen-p1000 release model: FP15 in, P1000 out, 256-d, 4/1 layers, batch 64; the main job's demo model: 5x5
@@ -20,6 +20,9 @@ package / the reference trainer (LAWT's own `train.py` on the same configuration
 measured on a two-core Xeon with AMX, 2026-12-01; docs/training.md#throughput). Unless ``--no-trainer``, it also
 runs `training/train.py` itself on the demo config for 150 steps and prints the Trainer's examples/s next to the plain
 loop's, so that the whole training path (Trainer, callbacks, logging) is measured, not only the step.
+
+``--phases`` instead times the parts of the package way's step (`PHASES`: forward, the float32 cross-entropy and its
+backward, the model's backward, the optimizer) in milliseconds per step, to show where a step's time goes.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,8 +105,20 @@ def flops_per_example(model: MatrixSeq2SeqForConditionalGeneration, in_len: int,
     return 6.0 * (enc * in_len + (dec + head) * out_len)
 
 
-def run(setup: Setup, precision: str, attention: str, adamw: str, steps: int) -> dict[str, float]:
-    """Examples/s, tokens/s, FLOP/s and data-wait share of `steps` optimizer steps (after two warm-up steps)."""
+def _build(
+    setup: Setup, attention: str, adamw: str
+) -> tuple[MatrixSeq2SeqForConditionalGeneration, torch.optim.Optimizer, Iterator[dict[str, torch.Tensor]]]:
+    """The model of `setup` (seed 0) with the `attention` kernel, its AdamW and an iterator over training batches.
+
+    Args:
+        setup (`Setup`): The model and batch.
+        attention (`str`): "eager" or "sdpa".
+        adamw (`str`): "fused" (the Trainer's ``adamw_torch_fused``) or "default" (`torch.optim.AdamW` as is).
+
+    Returns:
+        `tuple`: the model in training mode, its optimizer, and batches from `ProblemStream` through the collator
+        (`input_ids`, `attention_mask`, `labels`, each of shape `(batch, length)`).
+    """
     tok = MatrixTokenizer(input_encoding=setup.input_encoding, output_encoding=setup.output_encoding)
     problem = get_problem(setup.problem, dim=5)
     config = MatrixSeq2SeqConfig(
@@ -123,7 +139,12 @@ def run(setup: Setup, precision: str, attention: str, adamw: str, steps: int) ->
     loader = DataLoader(
         ProblemStream(problem, tok, seed=0, chunk_size=4096), batch_size=setup.batch, collate_fn=MatrixDataCollator(2)
     )
-    it = iter(loader)
+    return model, optimizer, iter(loader)
+
+
+def run(setup: Setup, precision: str, attention: str, adamw: str, steps: int) -> dict[str, float]:
+    """Examples/s, tokens/s, FLOP/s and data-wait share of `steps` optimizer steps (after two warm-up steps)."""
+    model, optimizer, it = _build(setup, attention, adamw)
     wait = compute = 0.0
     tokens = 0
     for step in range(steps + 2):
@@ -150,6 +171,51 @@ def run(setup: Setup, precision: str, attention: str, adamw: str, steps: int) ->
     }
 
 
+PHASES = ("forward", "loss forward", "loss backward", "model backward", "optimizer")
+"""The parts of a training step `phase_times` times: the model to its logits (under the precision's autocast), the
+float32 cross-entropy from the logits (`loss_from_logits`, as the model computes it), its backward to the logits,
+the backward from the logits through the model, and gradient clipping with the optimizer step."""
+
+
+def phase_times(setup: Setup, precision: str, attention: str, steps: int) -> dict[str, float]:
+    """Milliseconds per step spent in each of `PHASES`, over `steps` steps after two warm-up steps (fused AdamW).
+
+    Args:
+        setup (`Setup`): The model and batch.
+        precision (`str`): "bf16" (autocast) or "no".
+        attention (`str`): The attention kernel, "eager" or "sdpa".
+        steps (`int`): Timed steps.
+
+    Returns:
+        `dict[str, float]`: phase name (`PHASES`) -> mean milliseconds per step.
+    """
+    model, optimizer, it = _build(setup, attention, "fused")
+    totals = dict.fromkeys(PHASES, 0.0)
+    for step in range(steps + 2):
+        data = next(it)
+        decoder_input_ids = model.prepare_decoder_input_ids_from_labels(data["labels"])
+        marks = [time.perf_counter()]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits = model(
+                input_ids=data["input_ids"], attention_mask=data["attention_mask"], decoder_input_ids=decoder_input_ids
+            ).logits
+        marks.append(time.perf_counter())
+        loss = model.loss_from_logits(logits, data["labels"])
+        marks.append(time.perf_counter())
+        (grad_logits,) = torch.autograd.grad(loss, logits)
+        marks.append(time.perf_counter())
+        logits.backward(grad_logits)
+        marks.append(time.perf_counter())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        marks.append(time.perf_counter())
+        if step >= 2:  # warm-up steps excluded
+            for name, start, end in zip(PHASES, marks[:-1], marks[1:], strict=True):
+                totals[name] += (end - start) * 1000 / steps
+    return totals
+
+
 def trainer_examples_per_second(steps: int = 150) -> float:
     """`training/train.py` on the demo config for `steps` steps (no evaluation, no checkpoints): the Trainer's rate."""
     with tempfile.TemporaryDirectory() as out:
@@ -166,13 +232,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="the release configuration only, 4 steps, no trainer")
     parser.add_argument("--no-trainer", action="store_true", help="skip the training/train.py run of the demo")
+    parser.add_argument(
+        "--phases", action="store_true", help="only the milliseconds per step in each phase, the package way"
+    )
     args = parser.parse_args()
     steps = 4 if args.quick else args.steps
     tuned = tune_malloc()  # as training/train.py does
-    bf16, fp32 = matmul_peak(torch.bfloat16), matmul_peak(torch.float32)  # each within about 20 s
-    bf16_peak, fp32_peak = bf16.flops, fp32.flops
     precision = default_mixed_precision()
     attention = default_attention(precision)
+    if args.phases:
+        threads = torch.get_num_threads()
+        print(f"CPU: {cpu_name()}; torch threads: {threads}; precision {precision}, attention {attention}\n")
+        print("| configuration | " + " | ".join(PHASES) + " | step | examples/s |")
+        print("|---|" + "---:|" * (len(PHASES) + 2))
+        for setup in SETUPS[1:2] if args.quick else SETUPS:
+            ms = phase_times(setup, precision, attention, steps)
+            step = sum(ms.values())
+            cells = " | ".join(f"{ms[name]:.1f}" for name in PHASES)
+            print(f"| {setup.name} | {cells} | {step:.1f} | {1000 * setup.batch / step:.0f} |", flush=True)
+        return
+    bf16, fp32 = matmul_peak(torch.bfloat16), matmul_peak(torch.float32)  # each within about 20 s
+    bf16_peak, fp32_peak = bf16.flops, fp32.flops
     print(f"CPU: {cpu_name()}; torch threads: {torch.get_num_threads()}, malloc tuning {'on' if tuned else 'off'}")
     print(
         f"measured matmul peak: bf16 {bf16_peak / 1e12:.3f} TFLOP/s ({bf16.label}), "

@@ -106,6 +106,10 @@ def test_the_training_benchmark_runs_every_way_on_a_tiny_model():
     for precision, attention, adamw in bench_training.WAYS.values():
         result = bench_training.run(tiny, precision, attention, adamw, steps=1)
         assert result["examples/s"] > 0 and 0.0 <= result["data wait"] < 1.0
+    for precision in ("no", "bf16"):
+        phases = bench_training.phase_times(tiny, precision, "eager", steps=2)
+        assert list(phases) == list(bench_training.PHASES)
+        assert all(ms > 0 for ms in phases.values())
 
 
 @pytest.mark.parametrize(("rate", "expected"), [(1e12, hardware.PEAK_SHAPE), (1e8, hardware.PROBE_SHAPE)])
