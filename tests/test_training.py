@@ -361,3 +361,14 @@ def test_a_snapshot_of_a_run_continues_with_init_from(tmp_path):
                        "hardware": info["hardware"]}  # fmt: skip
     with pytest.raises(ValueError, match="no complete checkpoint"):
         snapshot_run.snapshot(tmp_path / "continued-nothing", tmp_path / "x")
+
+
+@pytest.mark.parametrize(
+    "config", sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "training" / "configs").rglob("*.yaml"))
+)
+def test_every_shipped_config_parses_and_builds_its_problem(config):
+    """A config a user runs as documented has only known fields and names a problem with valid options."""
+    command_line = {"training/configs/cpu-harder-p1000.yaml": ["--problem", "matmul", "--output_dir", "runs/matmul"]}
+    args = train.parse_arguments(["--config", str(ROOT / config), *command_line.get(config, [])])
+    problem = get_problem(args.problem, **train.problem_options(args))
+    assert problem.name == args.problem
