@@ -1,6 +1,7 @@
 """Training throughput with the real data pipeline, and the gain of the package's training step over a plain loop.
 
 Usage: python benchmarks/bench_training.py [--steps 8] [--quick] [--no-trainer] [--phases]
+       python benchmarks/bench_training.py --drift N [--flush-denormal]
 
 For three configurations (the paper's 5x5 eigenvalue model: FP15 in and out, 512-d, 6/1 layers, batch 64; the
 eigen-p1000 release model: FP15 in, P1000 out, 256-d, 4/1 layers, batch 64; the main job's demo model: 5x5
@@ -23,11 +24,15 @@ loop's, so that the whole training path (Trainer, callbacks, logging) is measure
 
 ``--phases`` instead times the parts of the package way's step (`PHASES`: forward, the float32 cross-entropy and its
 backward, the model's backward, the optimizer) in milliseconds per step, to show where a step's time goes.
+``--drift N`` instead times each 200 steps of N steps of the release model at batch 32 in one process (with
+``--flush-denormal``, subnormal floats flushed to zero first, as `training/train.py` does by default), to show whether
+a long run keeps its speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import subprocess
 import sys
 import tempfile
@@ -46,6 +51,7 @@ from linalg_transformers.hardware import (
     cpu_name,
     default_attention,
     default_mixed_precision,
+    flush_denormals,
     matmul_peak,
     tune_malloc,
 )
@@ -216,6 +222,38 @@ def phase_times(setup: Setup, precision: str, attention: str, steps: int) -> dic
     return totals
 
 
+def interval_times(setup: Setup, precision: str, attention: str, steps: int, every: int = 200) -> list[float]:
+    """Seconds taken by each run of `every` optimizer steps, over `steps` steps in this one process (fused AdamW).
+
+    A flat list means the process keeps its speed; a rising one, that something slows it down as training goes on
+    (subnormal floats did, until `hardware.flush_denormals`).
+
+    Args:
+        setup (`Setup`): The model and batch.
+        precision (`str`): "bf16" (autocast) or "no".
+        attention (`str`): The attention kernel, "eager" or "sdpa".
+        steps (`int`): Optimizer steps in all.
+        every (`int`): Steps per timed interval.
+
+    Returns:
+        `list[float]`: `steps // every` wall-clock durations in seconds, in order.
+    """
+    model, optimizer, it = _build(setup, attention, "fused")
+    times, start = [], time.perf_counter()
+    for step in range(1, steps + 1):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = model(**next(it)).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step % every == 0:
+            now = time.perf_counter()
+            times.append(now - start)
+            start = now
+    return times
+
+
 def trainer_examples_per_second(steps: int = 150) -> float:
     """`training/train.py` on the demo config for `steps` steps (no evaluation, no checkpoints): the Trainer's rate."""
     with tempfile.TemporaryDirectory() as out:
@@ -235,11 +273,25 @@ def main() -> None:
     parser.add_argument(
         "--phases", action="store_true", help="only the milliseconds per step in each phase, the package way"
     )
+    parser.add_argument(
+        "--drift",
+        type=int,
+        metavar="STEPS",
+        help="only the seconds per 200 of STEPS steps (release, batch 32)",
+    )
+    parser.add_argument("--flush-denormal", action="store_true", help="with --drift: flush subnormals to zero")
     args = parser.parse_args()
     steps = 4 if args.quick else args.steps
     tuned = tune_malloc()  # as training/train.py does
     precision = default_mixed_precision()
     attention = default_attention(precision)
+    if args.drift:
+        flushed = args.flush_denormal and flush_denormals()
+        print(f"CPU: {cpu_name()}; precision {precision}, attention {attention}; subnormals flushed: {flushed}")
+        setup = dataclasses.replace(SETUPS[1], name="release eigen-p1000, batch 32", batch=32)
+        times = interval_times(setup, precision, attention, args.drift)
+        print("seconds per 200 steps: " + ", ".join(f"{t:.2f}" for t in times))
+        return
     if args.phases:
         threads = torch.get_num_threads()
         print(f"CPU: {cpu_name()}; torch threads: {threads}; precision {precision}, attention {attention}\n")

@@ -110,6 +110,8 @@ def test_the_training_benchmark_runs_every_way_on_a_tiny_model():
         phases = bench_training.phase_times(tiny, precision, "eager", steps=2)
         assert list(phases) == list(bench_training.PHASES)
         assert all(ms > 0 for ms in phases.values())
+    times = bench_training.interval_times(tiny, "bf16", "eager", steps=5, every=2)
+    assert len(times) == 2 and all(t > 0 for t in times)
 
 
 @pytest.mark.parametrize(("rate", "expected"), [(1e12, hardware.PEAK_SHAPE), (1e8, hardware.PROBE_SHAPE)])
@@ -127,3 +129,15 @@ def test_the_peak_measurement_keeps_to_its_time_limit(monkeypatch, rate, expecte
     assert peak.label == f"{expected[0]}^3"
     with pytest.raises(ValueError, match="max_seconds"):
         hardware.matmul_peak(torch.float32, max_seconds=0)
+
+
+def test_flush_denormals_zeroes_subnormal_results():
+    """After `flush_denormals`, a float32 product below the smallest normal number comes out as zero."""
+    tiny = torch.tensor([1e-30], dtype=torch.float32)
+    try:
+        if not hardware.flush_denormals():
+            pytest.skip("this CPU cannot flush subnormals")
+        assert (tiny * 1e-10).item() == 0.0
+    finally:
+        torch.set_flush_denormal(False)
+    assert (tiny * 1e-10).item() != 0.0  # the default keeps them

@@ -59,7 +59,13 @@ from linalg_transformers.data import (
     tokenize_examples,
 )
 from linalg_transformers.evaluation import distribution_names, distribution_variants, evaluate_test_sets, json_safe
-from linalg_transformers.hardware import cpu_name, default_attention, default_mixed_precision, tune_malloc
+from linalg_transformers.hardware import (
+    cpu_name,
+    default_attention,
+    default_mixed_precision,
+    flush_denormals,
+    tune_malloc,
+)
 from linalg_transformers.number_loss import LOSS_KINDS, NumberTokenLoss
 from linalg_transformers.numeric_init import apply_numeric_init
 from linalg_transformers.problems import BaseProblem, get_problem, test_set
@@ -139,6 +145,10 @@ class MatrixTrainingArguments(Seq2SeqTrainingArguments):
     malloc_tuning: bool = field(
         default=True,
         metadata={"help": "Keep freed memory in the process (glibc; hardware.tune_malloc): fewer page faults."},
+    )
+    flush_denormal: bool = field(
+        default=True,
+        metadata={"help": "Flush subnormal floats to zero on the CPU (hardware.flush_denormals): no slow path."},
     )
     # ---- training recipe options (off by default; docs/recipes.md)
     number_loss_weight: float = field(
@@ -578,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     command = training_command(sys.argv[1:] if argv is None else argv, num_processes=args.world_size)
     if args.malloc_tuning:
         tune_malloc()
+    if args.flush_denormal:
+        flush_denormals()
     logging.basicConfig(level=logging.INFO if args.process_index == 0 else logging.WARNING, format="%(message)s")
     set_seed(args.seed)
     output_dir = Path(args.output_dir)

@@ -241,6 +241,23 @@ def default_attention(precision: str) -> str:
     )
 
 
+def flush_denormals() -> bool:
+    """Make this process's CPU float arithmetic flush subnormal numbers to zero (`torch.set_flush_denormal`).
+
+    Values below about 1.2e-38 in float32 (Adam's squared-gradient averages and tiny gradients of rarely used
+    parameters become such values as training goes on) take a slow path in x86 floating-point units. Measured on
+    two cores of an Intel Xeon with AMX (2026-12-04; a plain loop over the eigen-p1000 release model, batch 32, bf16
+    autocast, fused AdamW, 3,600 steps from random weights): 200 steps took 14.3 to 14.8 s at first and 15.6 s
+    after 3,600 steps without it, 14.8 to 15.6 s throughout with it; a 57,524-step release run without it went from
+    15.4 s to about 17.5 s per 200 steps. The values it zeroes are far below anything that moves a weight in float32
+    training.
+
+    Returns:
+        `bool`: whether the CPU supports it (it needs SSE3 on x86).
+    """
+    return bool(torch.set_flush_denormal(True))
+
+
 def tune_malloc() -> bool:
     """Keep freed memory in the process (glibc): large tensors then reuse warm pages instead of page-faulting.
 
