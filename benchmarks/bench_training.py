@@ -148,6 +148,28 @@ def _build(
     return model, optimizer, iter(loader)
 
 
+def _step(
+    model: MatrixSeq2SeqForConditionalGeneration,
+    optimizer: torch.optim.Optimizer,
+    data: dict[str, torch.Tensor],
+    precision: str,
+) -> None:
+    """One optimizer step: forward and loss (under bf16 autocast if `precision` is "bf16"), backward, clip, update.
+
+    Args:
+        model (`MatrixSeq2SeqForConditionalGeneration`): The model, in training mode.
+        optimizer (`torch.optim.Optimizer`): Its optimizer.
+        data (`dict[str, torch.Tensor]`): A collated batch, each tensor of shape `(batch, length)`.
+        precision (`str`): "bf16" (autocast) or "no".
+    """
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        loss = model(**data).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def run(setup: Setup, precision: str, attention: str, adamw: str, steps: int) -> dict[str, float]:
     """Examples/s, tokens/s, FLOP/s and data-wait share of `steps` optimizer steps (after two warm-up steps)."""
     model, optimizer, it = _build(setup, attention, adamw)
@@ -157,12 +179,7 @@ def run(setup: Setup, precision: str, attention: str, adamw: str, steps: int) ->
         t0 = time.perf_counter()
         data = next(it)
         t1 = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss = model(**data).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        _step(model, optimizer, data, precision)
         t2 = time.perf_counter()
         if step >= 2:  # warm-up steps excluded
             wait, compute = wait + (t1 - t0), compute + (t2 - t1)
@@ -241,12 +258,7 @@ def interval_times(setup: Setup, precision: str, attention: str, steps: int, eve
     model, optimizer, it = _build(setup, attention, "fused")
     times, start = [], time.perf_counter()
     for step in range(1, steps + 1):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss = model(**next(it)).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        _step(model, optimizer, next(it), precision)
         if step % every == 0:
             now = time.perf_counter()
             times.append(now - start)
