@@ -6,11 +6,13 @@ Usage: python benchmarks/bench_training.py [--steps 8] [--quick] [--no-trainer] 
 For three configurations (the paper's 5x5 eigenvalue model: FP15 in and out, 512-d, 6/1 layers, batch 64; the
 eigen-p1000 release model: FP15 in, P1000 out, 256-d, 4/1 layers, batch 64; the main job's demo model: 5x5
 transposition, P1000, 128-d, 1/1 layers, batch 64), runs optimizer steps on batches from `ProblemStream` through a
-`DataLoader` and `MatrixDataCollator`, exactly as `training/train.py` feeds them, in four ways:
+`DataLoader` and `MatrixDataCollator`, exactly as `training/train.py` feeds them, in several ways:
 
 * **plain**: what a plain eager PyTorch loop gets by default: fp32, torch's fused attention kernel (SDPA), and
   `torch.optim.AdamW` with its CPU default (one tensor at a time);
 * **fp32 / bf16 x sdpa / eager**, with the fused AdamW `training/train.py` uses (the Trainer's ``adamw_torch_fused``);
+* **bf16 weights**: the model itself in bf16 with float32 master copies in the optimizer (`MasterWeights`), instead
+  of bf16 autocast over float32 weights; measured, not adopted;
 * **package**: the precision and attention kernel `training/train.py` chooses on this machine (``mixed_precision:
   auto`` and ``attention: auto``, `linalg_transformers.hardware`).
 
@@ -98,8 +100,11 @@ WAYS = {
     "fp32 eager": ("no", "eager", "fused"),
     "bf16 sdpa": ("bf16", "sdpa", "fused"),
     "bf16 eager": ("bf16", "eager", "fused"),
+    "bf16 weights": ("bf16 weights", "eager", "fused"),
 }
-"""Way name -> (precision, attention kernel, AdamW variant)."""
+"""Way name -> (precision, attention kernel, AdamW variant). "bf16 weights" keeps the model itself in bf16 (no
+autocast) and float32 master copies in the optimizer (`MasterWeights`): measured, not adopted
+(docs/training.md#throughput)."""
 
 
 def flops_per_example(model: MatrixSeq2SeqForConditionalGeneration, in_len: int, out_len: int) -> float:
@@ -109,6 +114,47 @@ def flops_per_example(model: MatrixSeq2SeqForConditionalGeneration, in_len: int,
     dec = sum(p.numel() for n, p in model.named_parameters() if ".decoder.layers" in n)
     head = cfg.decoder_vocab_size * cfg.decoder_d_model
     return 6.0 * (enc * in_len + (dec + head) * out_len)
+
+
+class MasterWeights:
+    """bf16 weights in the model, float32 master copies of them in a fused AdamW: the step of the "bf16 weights" way.
+
+    The model computes in bf16 without autocast (no per-step casts of the weights in its forward); after the backward
+    the bf16 gradients are copied into float32 buffers on the master copies, clipped, the masters updated, and the
+    model's weights overwritten with them rounded to bf16.
+
+    Args:
+        model (`MatrixSeq2SeqForConditionalGeneration`): The float32 model; converted to bf16 in place.
+        lr (`float`): AdamW's learning rate.
+
+    Attributes:
+        params (`list[torch.nn.Parameter]`): The model's parameters (each once, tied ones included), bf16.
+        masters (`list[torch.Tensor]`): Their float32 copies, each of its parameter's shape, what AdamW updates.
+        optimizer (`torch.optim.AdamW`): The fused AdamW over `masters`.
+    """
+
+    def __init__(self, model: MatrixSeq2SeqForConditionalGeneration, lr: float) -> None:
+        self.params = list(model.parameters())
+        self.masters = [p.detach().float().clone() for p in self.params]
+        self._grads = [torch.empty_like(m) for m in self.masters]
+        model.to(torch.bfloat16)  # keeps each Parameter object, so `params` stays the model's
+        self.optimizer = torch.optim.AdamW(self.masters, lr=lr, fused=True)
+
+    def step(self) -> None:
+        """Gradients to float32, clip to norm 1 (as `_step` does), update the masters, copy them into the model.
+
+        A parameter without a gradient (unused, frozen) leaves its master without one, which AdamW skips.
+        """
+        for master, param, grad in zip(self.masters, self.params, self._grads, strict=True):
+            if param.grad is None:
+                master.grad = None
+                continue
+            master.grad = grad.copy_(param.grad)
+            param.grad = None
+        torch.nn.utils.clip_grad_norm_(self.masters, 1.0)
+        self.optimizer.step()
+        with torch.no_grad():
+            torch._foreach_copy_(self.params, self.masters)
 
 
 def _build(
@@ -122,8 +168,8 @@ def _build(
         adamw (`str`): "fused" (the Trainer's ``adamw_torch_fused``) or "default" (`torch.optim.AdamW` as is).
 
     Returns:
-        `tuple`: the model in training mode, its optimizer, and batches from `ProblemStream` through the collator
-        (`input_ids`, `attention_mask`, `labels`, each of shape `(batch, length)`).
+        `tuple`: the model in training mode (float32), its optimizer, and batches from `ProblemStream` through the
+        collator (`input_ids`, `attention_mask`, `labels`, each of shape `(batch, length)`).
     """
     tok = MatrixTokenizer(input_encoding=setup.input_encoding, output_encoding=setup.output_encoding)
     problem = get_problem(setup.problem, dim=5)
@@ -150,7 +196,7 @@ def _build(
 
 def _step(
     model: MatrixSeq2SeqForConditionalGeneration,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | MasterWeights,
     data: dict[str, torch.Tensor],
     precision: str,
 ) -> None:
@@ -158,13 +204,18 @@ def _step(
 
     Args:
         model (`MatrixSeq2SeqForConditionalGeneration`): The model, in training mode.
-        optimizer (`torch.optim.Optimizer`): Its optimizer.
+        optimizer (`torch.optim.Optimizer` or `MasterWeights`): Its optimizer (`MasterWeights` for "bf16 weights").
         data (`dict[str, torch.Tensor]`): A collated batch, each tensor of shape `(batch, length)`.
-        precision (`str`): "bf16" (autocast) or "no".
+        precision (`str`): "bf16" (autocast), "bf16 weights" (a bf16 model, `MasterWeights`) or "no".
     """
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
         loss = model(**data).loss
     loss.backward()
+    if (precision == "bf16 weights") != isinstance(optimizer, MasterWeights):
+        raise ValueError(f"precision {precision!r} needs a MasterWeights optimizer, and only it does")
+    if isinstance(optimizer, MasterWeights):  # clips and updates the float32 copies
+        optimizer.step()
+        return
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -173,6 +224,8 @@ def _step(
 def run(setup: Setup, precision: str, attention: str, adamw: str, steps: int) -> dict[str, float]:
     """Examples/s, tokens/s, FLOP/s and data-wait share of `steps` optimizer steps (after two warm-up steps)."""
     model, optimizer, it = _build(setup, attention, adamw)
+    if precision == "bf16 weights":
+        optimizer = MasterWeights(model, lr=optimizer.param_groups[0]["lr"])
     wait = compute = 0.0
     tokens = 0
     for step in range(steps + 2):
@@ -332,7 +385,7 @@ def main() -> None:
     fast_bf16 = bf16_peak >= fp32_peak
     ways = dict(WAYS)
     if not fast_bf16:  # no fast bf16 here (emulated: minutes a step for the paper's model): fp32 ways only
-        ways = {way: spec for way, spec in WAYS.items() if spec[0] != "bf16"}
+        ways = {way: spec for way, spec in WAYS.items() if not spec[0].startswith("bf16")}
         print("bf16 matmuls are slower than fp32 on this CPU: the bf16 ways are skipped, and so is the bf16 peak\n")
     for setup in setups:
         speeds = {}

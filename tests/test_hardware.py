@@ -92,7 +92,8 @@ def test_attention_choice_follows_the_measurement(monkeypatch, eager_s, sdpa_s, 
         hardware.default_attention.cache_clear()
 
 
-def test_the_training_benchmark_runs_every_way_on_a_tiny_model():
+def _bench_training():
+    """`benchmarks/bench_training.py` as a module (benchmarks/ is not a package)."""
     import sys
     from pathlib import Path
 
@@ -102,6 +103,11 @@ def test_the_training_benchmark_runs_every_way_on_a_tiny_model():
         import bench_training
     finally:
         sys.path.remove(benchmarks)
+    return bench_training
+
+
+def test_the_training_benchmark_runs_every_way_on_a_tiny_model():
+    bench_training = _bench_training()
     tiny = bench_training.Setup("tiny", "transpose", "P10", "P10", 16, 1, 1, 2, 4)
     for precision, attention, adamw in bench_training.WAYS.values():
         result = bench_training.run(tiny, precision, attention, adamw, steps=1)
@@ -112,6 +118,27 @@ def test_the_training_benchmark_runs_every_way_on_a_tiny_model():
         assert all(ms > 0 for ms in phases.values())
     times = bench_training.interval_times(tiny, "bf16", "eager", steps=5, every=2)
     assert len(times) == 2 and all(t > 0 for t in times)
+
+
+def test_master_weights_update_float32_copies_and_round_them_into_the_bf16_model():
+    bench_training = _bench_training()
+    tiny = bench_training.Setup("tiny", "transpose", "P10", "P10", 16, 1, 1, 2, 4)
+    model, _, batches = bench_training._build(tiny, "eager", "fused")
+    weights = bench_training.MasterWeights(model, lr=1e-2)
+    masters_before = [master.clone() for master in weights.masters]
+    model_before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="MasterWeights"):
+        bench_training._step(model, torch.optim.SGD(model.parameters(), lr=0.1), next(batches), "bf16 weights")
+    model.zero_grad(set_to_none=True)
+    bench_training._step(model, weights, next(batches), "bf16 weights")
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    assert {m.dtype for m in weights.masters} == {torch.float32}
+    pairs = list(zip(masters_before, weights.masters, strict=True))
+    assert all(not torch.equal(old, new) for old, new in pairs)  # every parameter has a gradient here
+    assert any(not torch.equal(old, new) for old, new in zip(model_before, model.parameters(), strict=True))
+    assert all(torch.equal(p, m.to(torch.bfloat16)) for p, m in zip(weights.params, weights.masters, strict=True))
+    assert any(not torch.equal(m, m.to(torch.bfloat16).float()) for m in weights.masters)  # float32, not copies back
+    assert all(p.grad is None for p in model.parameters())
 
 
 @pytest.mark.parametrize(("rate", "expected"), [(1e12, hardware.PEAK_SHAPE), (1e8, hardware.PROBE_SHAPE)])

@@ -543,6 +543,28 @@ def test_a_segment_is_built_from_the_run_record(tmp_path):
     out = subprocess.run([sys.executable, str(script), str(tmp_path / "run"), *args, "--start", "1000"],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert yaml.safe_load(out) == [entry] and out.startswith("  - run: H")
+    assert "\n    evaluations:\n      - [7400, 1.123, 0.61]\n" in out  # the runs files' indentation
+    first = "  - run: G\n    session: day 2\n    hardware: a CPU\n    schedule: constant\n    examples: [0, 1000]\n"
+    first += "    train_seconds: 10\n    test_problems: 1000\n    evaluations:\n      - [1000, 1.5, 0.1]\n"
+    runs.write_text("# header\ncommands: [x]\nsegments:\n" + first)
+    first = yaml.safe_load("segments:\n" + first)["segments"][0]
+    appended = subprocess.run([sys.executable, str(script), str(tmp_path / "run"), *args, "--start", "1000",
+                               "--append", str(runs)], capture_output=True, text=True)  # fmt: skip
+    assert appended.returncode == 0, appended.stderr
+    assert yaml.safe_load(runs.read_text())["segments"] == [first, entry]
+    assert runs.read_text().startswith("# header\n")
+    misplaced = subprocess.run([sys.executable, str(script), str(tmp_path / "run"), *args, "--start", "5",
+                                "--append", str(runs)], capture_output=True, text=True)  # fmt: skip
+    assert misplaced.returncode == 2 and "ends at 13,800 examples, this one starts at 5" in misplaced.stderr
+    flush_left = "segments:\n- run: G\n  examples: [0, 1000]\n  evaluations:\n  - [1000, 1.5, 0.1]\n"
+    runs.write_text(flush_left)
+    unindented = subprocess.run([sys.executable, str(script), str(tmp_path / "run"), *args, "--start", "1000",
+                                 "--append", str(runs)], capture_output=True, text=True)  # fmt: skip
+    assert unindented.returncode == 2 and "not indented as" in unindented.stderr and runs.read_text() == flush_left
+    runs.write_text("segments: []\nnotes: x\n")
+    last_key = subprocess.run([sys.executable, str(script), str(tmp_path / "run"), *args, "--start", "1000",
+                               "--append", str(runs)], capture_output=True, text=True)  # fmt: skip
+    assert last_key.returncode == 2 and "last top-level key must be 'segments'" in last_key.stderr
 
 
 def test_card_shows_the_schedule_that_ran(training_output):

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import yaml
 from transformers import TrainerControl, TrainerState
 
 from linalg_transformers.time_budget import Deadline, DeadlineCallback, TimeBudgetSchedule
@@ -252,3 +253,35 @@ def test_harder_runs_script_stops_each_run_and_resumes_it(tmp_path):
     assert any(run.glob("checkpoint-*/.complete"))
     usage = subprocess.run(["bash", str(ROOT / "scripts" / "harder_runs.sh"), "3"], capture_output=True, text=True)
     assert usage.returncode == 2 and "usage" in usage.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_late_arms_script_trains_each_arm_from_the_release_with_its_batch_and_loss(tmp_path):
+    """scripts/late_arms.sh: each arm continues from the published eigen-p1000 weights at its own batch size and
+    peak rate, with the release runs' linear decay over 85% of its steps; only the ntl arm adds the number-aware
+    loss; an unknown arm is refused."""
+    env = dict(ENV, PYTHON=sys.executable, RUNS_DIR=str(tmp_path), EXAMPLES="256")
+    tiny = ["--warmup_steps", "1", "--logging_steps", "1", "--eval_size", "16", "--final_eval_size", "16"]
+    cmd = ["bash", str(ROOT / "scripts" / "late_arms.sh"), "batch64", "ntl", "--", *tiny]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    for arm, batch, steps, peak, number_loss in (("batch64", 64, 4, 2.8e-4, 0.0), ("ntl", 32, 8, 2e-4, 0.3)):
+        run = tmp_path / "late" / arm
+        assert json.loads((run / "results.json").read_text())["init_from"]["model"] == "checkpoints/linalg/eigen-p1000"
+        args = yaml.safe_load((run / "training_args.yaml").read_text())
+        assert args["lr_scheduler_kwargs"] == {
+            "num_decay_steps": steps * 85 // 100,
+            "min_lr_ratio": 0.05,
+            "decay_type": "linear",
+        }
+        assert args["number_loss_weight"] == number_loss and args["per_device_train_batch_size"] == batch
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        logged = [row for row in rows if "learning_rate" in row]
+        assert [row["step"] for row in logged] == list(range(1, steps + 1))
+        assert logged[-1]["examples"] == batch * steps
+        assert logged[1]["learning_rate"] == pytest.approx(peak)  # after the one warmup step
+        assert logged[-1]["learning_rate"] < peak  # decaying at the end
+        assert any("number_loss" in row for row in logged) == (number_loss > 0)
+    refused = subprocess.run(["bash", str(ROOT / "scripts" / "late_arms.sh"), "nope"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "unknown arm 'nope'" in refused.stderr
